@@ -88,8 +88,22 @@ impl QoS {
 /// The only way to build one checks that the bytes are valid UTF-8 (and
 /// the decoder also refuses U+0000, [MQTT-1.5.4-2]), so reading it back as
 /// `&str` cannot fail.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteStr(Bytes);
+
+/// Hashes as the `str` it holds, so maps keyed by `ByteStr` can be looked up
+/// with a `&str`.
+impl std::hash::Hash for ByteStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl std::borrow::Borrow<str> for ByteStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
 
 impl ByteStr {
     /// Checks that `bytes` is UTF-8; on failure hands the bytes back.

@@ -1,0 +1,389 @@
+//! Per-client state that outlives a connection: subscriptions, the
+//! outbound in-flight window indexed by packet id, the queue of messages
+//! waiting for the window (or for the client to come back), inbound QoS 2
+//! packet ids awaiting PUBREL, and the will.
+//!
+//! Pure state: no I/O, no clock reads, no logging. The broker decides what to
+//! send; the session only keeps the books and enforces its bounds.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::codec::{ByteStr, Protocol, PublishProperties, QoS, Will};
+
+/// One published message as the broker holds it: shared (by reference
+/// count, single-threaded) between every subscriber that has it queued or
+/// in flight. Its payload is itself a shared slice of the bytes received.
+#[derive(Debug)]
+pub struct Message {
+    pub topic: ByteStr,
+    pub payload: Bytes,
+    /// The QoS it was published with.
+    pub qos: QoS,
+    /// The RETAIN flag it was published with.
+    pub retain: bool,
+    /// MQTT 5 properties to forward (no topic alias, no subscription ids).
+    pub properties: PublishProperties,
+}
+
+pub type SharedMessage = Rc<Message>;
+
+/// Where an outbound QoS 1/2 message stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutState {
+    /// PUBLISH sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    Published,
+    /// PUBREL sent; waiting for PUBCOMP.
+    Released,
+}
+
+/// An outbound message holding a packet id.
+#[derive(Clone, Debug)]
+pub struct Inflight {
+    pub packet_id: u16,
+    pub msg: SharedMessage,
+    pub qos: QoS,
+    pub retain: bool,
+    pub state: OutState,
+    /// When it (or its PUBREL) was last sent; `None` while the client is
+    /// away, so the resend on reconnect is the first send of this link.
+    pub sent_at: Option<Instant>,
+}
+
+/// A message waiting for a free in-flight slot or for the client.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    pub msg: SharedMessage,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+/// What [`Session::enqueue`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued.
+    Yes,
+    /// Queued after evicting the oldest QoS 0 message to make room.
+    EvictedQos0,
+    /// Refused: the queue is full (count or bytes).
+    Dropped,
+}
+
+/// Bounds on what a session may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueLimits {
+    /// Messages in flight at once (1..=65535).
+    pub max_inflight: u16,
+    /// Messages queued beyond the in-flight window; 0 means no limit.
+    pub max_queued: usize,
+    /// Payload bytes queued; 0 means no limit.
+    pub max_queued_bytes: usize,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub client_id: ByteStr,
+    /// The link index of the connection using this session, if any.
+    pub link: Option<usize>,
+    pub protocol: Protocol,
+    /// A 3.x clean session (or MQTT 5 session expiry 0): state is dropped
+    /// when the connection ends.
+    pub clean: bool,
+    /// Distinguishes this session from a later one in the same slab slot
+    /// (timer keys carry it).
+    pub generation: u32,
+    /// Filters this session subscribes to (the topic tree holds the options).
+    pub filters: Vec<ByteStr>,
+    pub inflight: VecDeque<Inflight>,
+    pub queue: VecDeque<Queued>,
+    queued_bytes: usize,
+    queued_qos0: usize,
+    /// Inbound QoS 2 packet ids received and not yet released.
+    pub incoming: Vec<u16>,
+    next_packet_id: u16,
+    pub will: Option<Will>,
+    /// When the last connection ended (for expiry); `None` while connected.
+    pub disconnected_at: Option<Instant>,
+}
+
+impl Session {
+    pub fn new(client_id: ByteStr, protocol: Protocol, clean: bool, generation: u32) -> Session {
+        Session {
+            client_id,
+            link: None,
+            protocol,
+            clean,
+            generation,
+            filters: Vec::new(),
+            inflight: VecDeque::new(),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            queued_qos0: 0,
+            incoming: Vec::new(),
+            next_packet_id: 0,
+            will: None,
+            disconnected_at: None,
+        }
+    }
+
+    /// Is there room for one more message in flight?
+    pub fn window_open(&self, limits: &QueueLimits) -> bool {
+        self.inflight.len() < usize::from(limits.max_inflight)
+    }
+
+    /// Allocates the next free packet id (1..=65535, skipping ids in use).
+    /// Called only when the window is open, so a free id exists.
+    pub fn next_packet_id(&mut self) -> u16 {
+        loop {
+            self.next_packet_id = self.next_packet_id.wrapping_add(1);
+            if self.next_packet_id == 0 {
+                self.next_packet_id = 1;
+            }
+            let id = self.next_packet_id;
+            if !self.inflight.iter().any(|f| f.packet_id == id) {
+                return id;
+            }
+        }
+    }
+
+    /// Records a message sent with a fresh packet id.
+    pub fn push_inflight(&mut self, packet_id: u16, q: Queued, now: Option<Instant>) {
+        self.inflight.push_back(Inflight {
+            packet_id,
+            msg: q.msg,
+            qos: q.qos,
+            retain: q.retain,
+            state: OutState::Published,
+            sent_at: now,
+        });
+    }
+
+    /// Index of the in-flight entry with `packet_id` in `state`. Acks mostly
+    /// arrive in order, so the front is looked at first.
+    fn find_inflight(&self, packet_id: u16, state: OutState, qos: QoS) -> Option<usize> {
+        self.inflight
+            .iter()
+            .position(|f| f.packet_id == packet_id && f.state == state && f.qos == qos)
+    }
+
+    /// PUBACK: completes a QoS 1 message. False when no such message.
+    pub fn puback(&mut self, packet_id: u16) -> bool {
+        match self.find_inflight(packet_id, OutState::Published, QoS::AtLeastOnce) {
+            Some(i) => {
+                self.inflight.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// PUBREC: a QoS 2 message moves to Released (PUBREL to be sent).
+    /// Returns true when the id is (or already was) awaiting PUBCOMP, so the
+    /// caller answers with PUBREL either way.
+    pub fn pubrec(&mut self, packet_id: u16, now: Instant) -> bool {
+        if let Some(i) = self.find_inflight(packet_id, OutState::Published, QoS::ExactlyOnce) {
+            let f = &mut self.inflight[i];
+            f.state = OutState::Released;
+            f.sent_at = Some(now);
+            return true;
+        }
+        self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce)
+            .is_some()
+    }
+
+    /// PUBCOMP: completes a QoS 2 message. False when no such message.
+    pub fn pubcomp(&mut self, packet_id: u16) -> bool {
+        match self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce) {
+            Some(i) => {
+                self.inflight.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Queues a message behind the in-flight window, within the limits.
+    /// When full, the oldest queued QoS 0 message makes room for a QoS 1/2
+    /// one; otherwise the new message is dropped.
+    pub fn enqueue(&mut self, q: Queued, limits: &QueueLimits) -> Enqueued {
+        let size = q.msg.payload.len();
+        let full = |s: &Session| {
+            (limits.max_queued != 0 && s.queue.len() >= limits.max_queued)
+                || (limits.max_queued_bytes != 0
+                    && s.queued_bytes + size > limits.max_queued_bytes)
+        };
+        let mut outcome = Enqueued::Yes;
+        if full(self) {
+            if q.qos == QoS::AtMostOnce || self.queued_qos0 == 0 {
+                return Enqueued::Dropped;
+            }
+            while full(self) && self.queued_qos0 > 0 {
+                let pos = self.queue.iter().position(|m| m.qos == QoS::AtMostOnce);
+                match pos.and_then(|i| self.queue.remove(i)) {
+                    Some(old) => self.account_removed(&old),
+                    None => break,
+                }
+            }
+            if full(self) {
+                return Enqueued::Dropped;
+            }
+            outcome = Enqueued::EvictedQos0;
+        }
+        if q.qos == QoS::AtMostOnce {
+            self.queued_qos0 += 1;
+        }
+        self.queued_bytes += size;
+        self.queue.push_back(q);
+        outcome
+    }
+
+    /// Takes the oldest queued message.
+    pub fn dequeue(&mut self) -> Option<Queued> {
+        let q = self.queue.pop_front()?;
+        self.account_removed(&q);
+        Some(q)
+    }
+
+    /// Is the oldest queued message one that needs a window slot?
+    pub fn front_needs_window(&self) -> Option<bool> {
+        self.queue.front().map(|q| q.qos != QoS::AtMostOnce)
+    }
+
+    fn account_removed(&mut self, q: &Queued) {
+        self.queued_bytes -= q.msg.payload.len();
+        if q.qos == QoS::AtMostOnce {
+            self.queued_qos0 -= 1;
+        }
+    }
+
+    /// Payload bytes queued.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Records an inbound QoS 2 packet id; false if it was already held (a
+    /// re-sent PUBLISH that must not be delivered again).
+    pub fn receive_qos2(&mut self, packet_id: u16) -> bool {
+        if self.incoming.contains(&packet_id) {
+            return false;
+        }
+        self.incoming.push(packet_id);
+        true
+    }
+
+    /// PUBREL: forgets an inbound QoS 2 packet id. False if unknown.
+    pub fn release_qos2(&mut self, packet_id: u16) -> bool {
+        match self.incoming.iter().position(|&p| p == packet_id) {
+            Some(i) => {
+                self.incoming.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops everything queued or in flight (clean start, expiry).
+    pub fn clear_messages(&mut self) {
+        self.inflight.clear();
+        self.queue.clear();
+        self.queued_bytes = 0;
+        self.queued_qos0 = 0;
+        self.incoming.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(qos: QoS, len: usize) -> Queued {
+        Queued {
+            msg: Rc::new(Message {
+                topic: ByteStr::from("t"),
+                payload: Bytes::from(vec![0u8; len]),
+                qos,
+                retain: false,
+                properties: PublishProperties::default(),
+            }),
+            qos,
+            retain: false,
+        }
+    }
+
+    fn limits(max_queued: usize, max_queued_bytes: usize) -> QueueLimits {
+        QueueLimits {
+            max_inflight: 2,
+            max_queued,
+            max_queued_bytes,
+        }
+    }
+
+    #[test]
+    fn packet_ids_skip_zero_and_ids_in_use() {
+        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        s.next_packet_id = 65534;
+        let a = s.next_packet_id();
+        s.push_inflight(a, msg(QoS::AtLeastOnce, 1), None);
+        assert_eq!(a, 65535);
+        let b = s.next_packet_id();
+        assert_eq!(b, 1, "packet id 0 is never used [MQTT-2.3.1-1]");
+        s.push_inflight(b, msg(QoS::AtLeastOnce, 1), None);
+        s.next_packet_id = 0;
+        assert_eq!(s.next_packet_id(), 2, "ids in flight are skipped");
+    }
+
+    #[test]
+    fn qos2_outbound_flow() {
+        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let t = Instant::now();
+        s.push_inflight(7, msg(QoS::ExactlyOnce, 1), Some(t));
+        assert!(!s.puback(7), "PUBACK does not complete a QoS 2 message");
+        assert!(s.pubrec(7, t));
+        assert!(s.pubrec(7, t), "a repeated PUBREC is answered again");
+        assert_eq!(s.inflight[0].state, OutState::Released);
+        assert!(s.pubcomp(7));
+        assert!(s.inflight.is_empty());
+        assert!(!s.pubcomp(7));
+    }
+
+    #[test]
+    fn queue_full_drops_new_qos0_and_evicts_old_qos0_for_qos1() {
+        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let l = limits(2, 0);
+        assert_eq!(s.enqueue(msg(QoS::AtMostOnce, 1), &l), Enqueued::Yes);
+        assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 1), &l), Enqueued::Yes);
+        assert_eq!(s.enqueue(msg(QoS::AtMostOnce, 1), &l), Enqueued::Dropped);
+        assert_eq!(
+            s.enqueue(msg(QoS::ExactlyOnce, 1), &l),
+            Enqueued::EvictedQos0
+        );
+        let qos: Vec<_> = s.queue.iter().map(|q| q.qos).collect();
+        assert_eq!(qos, vec![QoS::AtLeastOnce, QoS::ExactlyOnce]);
+        assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 1), &l), Enqueued::Dropped);
+    }
+
+    #[test]
+    fn queue_byte_limit() {
+        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let l = limits(0, 10);
+        assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 6), &l), Enqueued::Yes);
+        assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 6), &l), Enqueued::Dropped);
+        assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 4), &l), Enqueued::Yes);
+        assert_eq!(s.queued_bytes(), 10);
+        s.dequeue();
+        assert_eq!(s.queued_bytes(), 4);
+    }
+
+    #[test]
+    fn inbound_qos2_ids_are_exactly_once() {
+        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        assert!(s.receive_qos2(5));
+        assert!(!s.receive_qos2(5), "a re-sent PUBLISH is not delivered twice");
+        assert!(s.release_qos2(5));
+        assert!(!s.release_qos2(5));
+        assert!(s.receive_qos2(5), "after PUBREL the id is free again");
+    }
+}
