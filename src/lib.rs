@@ -5,9 +5,18 @@
 //! - [`topic`]: topic and filter validation, the arena topic tree and the
 //!   retained-message store.
 //! - [`timer`]: the hashed timer wheel.
+//! - [`session`]: per-client state that outlives a connection.
+//! - [`outbuf`]: a connection's output queue (shared payloads, vectored
+//!   writes).
+//! - [`broker`]: the protocol logic, driven by bytes and the time; no
+//!   sockets.
+//! - [`server`]: the mio event loop that connects the broker to sockets.
 //! - [`config`]: command line and mosquitto.conf-style config file.
 
+pub mod broker;
 pub mod codec;
 pub mod config;
+pub mod outbuf;
+pub mod session;
 pub mod timer;
 pub mod topic;

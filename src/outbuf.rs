@@ -153,7 +153,11 @@ mod tests {
         assert_eq!(out.len(), 4 + 5 + 4 + 4096 + 4);
         let shared: Vec<_> = out.shared_chunks().filter(|c| c.len() == 4096).collect();
         assert_eq!(shared.len(), 1);
-        assert_eq!(shared[0].as_ptr(), big.as_ptr(), "payload must not be copied");
+        assert_eq!(
+            shared[0].as_ptr(),
+            big.as_ptr(),
+            "payload must not be copied"
+        );
         let all = out.to_vec();
         assert_eq!(&all[..13], b"hdr1smallhdr2");
         assert_eq!(&all[all.len() - 4..], b"tail");

@@ -107,6 +107,14 @@ pub struct Session {
     pub will: Option<Will>,
     /// When the last connection ended (for expiry); `None` while connected.
     pub disconnected_at: Option<Instant>,
+    /// Messages dropped because the queue was full (for the log).
+    pub dropped: u64,
+    /// A retry timer is pending for this session.
+    pub retry_armed: bool,
+    /// Routing scratch: the message being routed and the highest QoS of
+    /// this session's matching subscriptions (see `Broker::route`).
+    pub route_stamp: u64,
+    pub route_qos: QoS,
 }
 
 impl Session {
@@ -126,6 +134,10 @@ impl Session {
             next_packet_id: 0,
             will: None,
             disconnected_at: None,
+            dropped: 0,
+            retry_armed: false,
+            route_stamp: 0,
+            route_qos: QoS::AtMostOnce,
         }
     }
 
@@ -212,8 +224,7 @@ impl Session {
         let size = q.msg.payload.len();
         let full = |s: &Session| {
             (limits.max_queued != 0 && s.queue.len() >= limits.max_queued)
-                || (limits.max_queued_bytes != 0
-                    && s.queued_bytes + size > limits.max_queued_bytes)
+                || (limits.max_queued_bytes != 0 && s.queued_bytes + size > limits.max_queued_bytes)
         };
         let mut outcome = Enqueued::Yes;
         if full(self) {
@@ -381,7 +392,10 @@ mod tests {
     fn inbound_qos2_ids_are_exactly_once() {
         let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
         assert!(s.receive_qos2(5));
-        assert!(!s.receive_qos2(5), "a re-sent PUBLISH is not delivered twice");
+        assert!(
+            !s.receive_qos2(5),
+            "a re-sent PUBLISH is not delivered twice"
+        );
         assert!(s.release_qos2(5));
         assert!(!s.release_qos2(5));
         assert!(s.receive_qos2(5), "after PUBREL the id is free again");

@@ -18,6 +18,10 @@ mod decode;
 mod encode;
 mod properties;
 mod types;
+mod wire;
+
+#[cfg(test)]
+mod tests;
 
 pub use decode::{check, decode, Check, DecodeError};
 pub use encode::{encode, encode_publish_header, publish_header_len, PublishHeader};

@@ -1,60 +1,28 @@
-//! Topics and filters. (stub: signatures only)
+//! Topics and filters: validation, the subscription tree and the retained
+//! store.
+//!
+//! - [`valid_topic_name`], [`valid_topic_filter`], [`parse_shared`] and
+//!   [`filter_matches`]: the MQTT section 4.7 rules as pure functions.
+//! - [`TopicTree`]: subscriptions by filter in an arena tree; a PUBLISH topic
+//!   is matched by walking only the branches that can match it, without
+//!   allocating.
+//! - [`RetainedStore`]: retained messages by topic in the same kind of tree; a
+//!   new subscription's filter walks only the matching part.
+//!
+//! Neither tree checks its inputs: the broker validates every topic and filter
+//! first, and decides access and delivery itself.
 
-pub fn valid_topic_name(topic: &str) -> bool {
-    let _ = topic;
-    todo!()
-}
-pub fn valid_topic_filter(filter: &str) -> bool {
-    let _ = filter;
-    todo!()
-}
-pub fn filter_matches(filter: &str, topic: &str) -> bool {
-    let _ = (filter, topic);
-    todo!()
-}
-pub struct TopicTree<V> {
-    v: Vec<V>,
-}
-impl<V> TopicTree<V> {
-    pub fn new() -> Self {
-        todo!()
-    }
-    pub fn subscribe(&mut self, filter: &str, subscriber: u32, value: V) -> bool {
-        let _ = (filter, subscriber, value, &self.v);
-        todo!()
-    }
-    pub fn unsubscribe(&mut self, filter: &str, subscriber: u32) -> Option<V> {
-        let _ = (filter, subscriber);
-        todo!()
-    }
-    pub fn for_each_match(&self, topic: &str, f: impl FnMut(u32, &V)) {
-        let _ = (topic, f);
-        todo!()
-    }
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-}
-pub struct RetainedStore<M> {
-    v: Vec<M>,
-}
-impl<M> RetainedStore<M> {
-    pub fn new() -> Self {
-        todo!()
-    }
-    pub fn insert(&mut self, topic: &str, msg: M) -> Option<M> {
-        let _ = (topic, msg, &self.v);
-        todo!()
-    }
-    pub fn remove(&mut self, topic: &str) -> Option<M> {
-        let _ = topic;
-        todo!()
-    }
-    pub fn for_each_match(&self, filter: &str, f: impl FnMut(&M)) {
-        let _ = (filter, f);
-        todo!()
-    }
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-}
+mod children;
+mod level;
+mod retained;
+mod tree;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use retained::RetainedStore;
+pub use tree::TopicTree;
+pub use validate::{
+    filter_matches, parse_shared, valid_topic_filter, valid_topic_name, MAX_TOPIC_LEN,
+};

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# bench.sh: midge against Mosquitto on this machine, with midge-bench.
+#
+# Builds the release binaries, then for each round, scenario and broker
+# (alternating which broker goes first) starts a FRESH broker on its own
+# loopback port, runs one midge-bench scenario against it, and records the
+# broker's CPU time (utime+stime from /proc/PID/stat) and memory (VmRSS,
+# VmHWM). Prints a table of medians with midge/Mosquitto ratios and keeps
+# the raw JSON lines in scripts/out/. See scripts/BENCH.md.
+#
+# usage: scripts/bench.sh [--quick] [--rounds N] [--scenarios LIST]
+#                         [--brokers LIST] [--duration SECS] [--no-build]
+#                         [--mosquitto-nodelay]
+#   LIST: comma separated. Scenarios: fanin fanout pairs latency connections
+#   qos1 qos2 (default: all). Brokers: midge mosquitto (default: both).
+#   --mosquitto-nodelay: give Mosquitto `set_tcp_nodelay true` (default: its
+#   stock Nagle behaviour; see BENCH.md for the trade-off).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT_DIR=$ROOT/scripts/out
+ALL_SCENARIOS="fanin fanout pairs latency connections qos1 qos2"
+
+quick=0
+rounds=""
+scenarios=$ALL_SCENARIOS
+brokers="midge mosquitto"
+duration=""
+build=1
+nodelay=0
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --rounds) rounds=${2:?--rounds needs a number}; shift ;;
+    --scenarios) scenarios=${2:?--scenarios needs a list}; scenarios=${scenarios//,/ }; shift ;;
+    --brokers) brokers=${2:?--brokers needs a list}; brokers=${brokers//,/ }; shift ;;
+    --duration) duration=${2:?--duration needs seconds}; shift ;;
+    --no-build) build=0 ;;
+    --mosquitto-nodelay) nodelay=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+case ${rounds:-x} in x) rounds=$([ $quick = 1 ] && echo 1 || echo 3) ;; *[!0-9]*|0) echo "bench.sh: bad --rounds" >&2; exit 2 ;; esac
+for s in $scenarios; do
+  case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "bench.sh: unknown scenario $s" >&2; exit 2 ;; esac
+done
+for b in $brokers; do
+  case $b in midge|mosquitto) ;; *) echo "bench.sh: unknown broker $b" >&2; exit 2 ;; esac
+done
+command -v python3 >/dev/null || { echo "bench.sh: python3 is needed for the table" >&2; exit 1; }
+
+# 10,000 connections need as many descriptors in midge-bench and in the broker.
+hard=$(ulimit -Hn)
+ulimit -n "$hard" 2>/dev/null || true
+nofile=$(ulimit -n)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/midge-bench.XXXXXX")
+BROKER_PID=""
+cleanup() {
+  if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- build -------------------------------------------------------------
+if [ $build = 1 ]; then
+  (cd "$ROOT" && cargo build --release --bin midge-bench) || { echo "bench.sh: cannot build midge-bench" >&2; exit 1; }
+  case " $brokers " in *" midge "*)
+    if ! (cd "$ROOT" && cargo build --release --bin midge); then
+      echo "bench.sh: midge did not build; continuing with Mosquitto only" >&2
+      brokers=${brokers//midge/}
+    fi ;;
+  esac
+fi
+BENCH=$TARGET/release/midge-bench
+MIDGE=$TARGET/release/midge
+[ -x "$BENCH" ] || { echo "bench.sh: $BENCH missing (drop --no-build)" >&2; exit 1; }
+
+MOSQUITTO=$(command -v mosquitto || true)
+[ -z "$MOSQUITTO" ] && [ -x /usr/sbin/mosquitto ] && MOSQUITTO=/usr/sbin/mosquitto
+case " $brokers " in *" mosquitto "*)
+  if [ -z "$MOSQUITTO" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "bench.sh: installing mosquitto with apt-get" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; } >&2 || true
+    [ -x /usr/sbin/mosquitto ] && MOSQUITTO=/usr/sbin/mosquitto
+  fi
+  if [ -z "$MOSQUITTO" ]; then
+    echo "bench.sh: mosquitto not available; skipping it" >&2
+    brokers=${brokers//mosquitto/}
+  fi ;;
+esac
+case " $brokers " in *" midge "*)
+  [ -x "$MIDGE" ] || { echo "bench.sh: $MIDGE not built; skipping midge" >&2; brokers=${brokers//midge/}; } ;;
+esac
+read -r -a BROKERS <<< "$brokers"
+[ ${#BROKERS[@]} -gt 0 ] || { echo "bench.sh: no broker to measure" >&2; exit 1; }
+
+# ---- scenarios ---------------------------------------------------------
+if [ $quick = 1 ]; then d=${duration:-1.5}; conns=2000; hold=1; else d=${duration:-10}; conns=10000; hold=5; fi
+if [ "$nofile" -lt $((conns + 200)) ]; then
+  conns=$((nofile - 200)); echo "bench.sh: ulimit -n is $nofile; connections scenario uses $conns" >&2
+fi
+scenario_args() {
+  case $1 in
+    fanin) echo "fanin --duration $d" ;;
+    fanout) echo "fanout --duration $d" ;;
+    pairs) echo "pairs --duration $d" ;;
+    latency) echo "latency --duration $d --rate 10000" ;;
+    connections) echo "connections --connections $conns --hold $hold --duration 20" ;;
+    qos1) echo "qos --qos 1 --duration $d" ;;
+    qos2) echo "qos --qos 2 --duration $d" ;;
+  esac
+}
+
+# ---- brokers -----------------------------------------------------------
+# Equivalent settings: no persistence, limits raised so neither drops.
+write_conf() { # NAME PORT FILE
+  {
+    echo "listener $2 127.0.0.1"
+    echo "allow_anonymous true"
+    echo "max_inflight_messages 1000"
+    echo "max_queued_messages 100000"
+    echo "max_queued_bytes 0"
+    echo "max_connections -1"
+    echo "sys_interval 0"
+    if [ "$1" = mosquitto ]; then
+      echo "persistence false"
+      if [ $nodelay = 1 ]; then echo "set_tcp_nodelay true"; fi
+      echo "connection_messages false"
+      echo "log_dest stderr"
+      echo "log_type error"
+      echo "log_type warning"
+    fi
+  } > "$3"
+}
+
+port_open() { # PORT
+  if command -v ss >/dev/null; then
+    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+
+start_broker() { # NAME PORT LOG -> BROKER_PID
+  local conf=$TMP/$1-$2.conf
+  write_conf "$1" "$2" "$conf"
+  case $1 in
+    midge) "$MIDGE" -c "$conf" >"$3" 2>&1 & ;;
+    mosquitto) "$MOSQUITTO" -c "$conf" >"$3" 2>&1 & ;;
+  esac
+  BROKER_PID=$!
+  local i
+  for i in $(seq 100); do
+    port_open "$2" && return 0
+    kill -0 "$BROKER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "bench.sh: $1 did not listen on port $2:" >&2; tail -5 "$3" >&2
+  stop_broker
+  return 1
+}
+
+stop_broker() {
+  [ -n "$BROKER_PID" ] || return 0
+  kill "$BROKER_PID" 2>/dev/null || true
+  wait "$BROKER_PID" 2>/dev/null || true
+  BROKER_PID=""
+}
+
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---- runs --------------------------------------------------------------
+mkdir -p "$OUT_DIR"
+stamp=$(date +%Y%m%d-%H%M%S)
+RAW=$OUT_DIR/bench-$stamp.jsonl
+: > "$RAW"
+echo "bench.sh: brokers: ${BROKERS[*]}; scenarios: $scenarios; rounds: $rounds; raw lines: $RAW" >&2
+run_no=0
+for round in $(seq "$rounds"); do
+  order=("${BROKERS[@]}")
+  if [ $((round % 2)) = 0 ] && [ ${#order[@]} = 2 ]; then order=("${order[1]}" "${order[0]}"); fi
+  for scen in $scenarios; do
+    for broker in "${order[@]}"; do
+      port=$((18830 + run_no % 70)); run_no=$((run_no + 1))
+      tries=0
+      while port_open "$port" && [ $tries -lt 70 ]; do tries=$((tries + 1)); port=$((18830 + run_no % 70)); run_no=$((run_no + 1)); done
+      log=$TMP/$broker-$scen-$round.log
+      start_broker "$broker" "$port" "$log" || {
+        printf '{"scenario":"%s","broker":"%s","round":%d,"errors":1,"first_error":"broker did not start"}\n' \
+          "$scen" "$broker" "$round" >> "$RAW"
+        continue
+      }
+      read -r -a args <<< "$(scenario_args "$scen")"
+      [ "$scen" = connections ] && args+=(--broker-pid "$BROKER_PID")
+      c0=$(cpu_ticks "$BROKER_PID")
+      rc=0
+      line=$("$BENCH" "${args[@]}" --port "$port" 2>"$TMP/bench.err") || rc=$?
+      if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+        echo "bench.sh: $broker exited during $scen" >&2; tail -5 "$log" >&2
+        line=""
+      fi
+      if [ -n "$line" ] && [ -r "/proc/$BROKER_PID/stat" ]; then
+        c1=$(cpu_ticks "$BROKER_PID")
+        rss=$(status_kb "$BROKER_PID" VmRSS); hwm=$(status_kb "$BROKER_PID" VmHWM)
+        cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN {printf "%.3f", (b - a) / t}')
+        line="${line%\}},\"bench\":\"$scen\",\"broker\":\"$broker\",\"round\":$round,\"rc\":$rc,\"broker_cpu_s\":$cpu,\"broker_rss_kb\":$rss,\"broker_hwm_kb\":$hwm}"
+      else
+        err=$(head -c 200 "$TMP/bench.err" | tr '\n"\\' '   ')
+        line="{\"bench\":\"$scen\",\"broker\":\"$broker\",\"round\":$round,\"rc\":$rc,\"errors\":1,\"first_error\":\"no result: $err\"}"
+      fi
+      stop_broker
+      echo "$line" >> "$RAW"
+      echo "round $round $scen $broker: $(echo "$line" | grep -o '"msgs_per_sec":[0-9]*\|"connect_rate":[0-9]*\|"errors":[0-9]*' | tr '\n' ' ')" >&2
+    done
+  done
+done
+
+# ---- table -------------------------------------------------------------
+python3 - "$RAW" <<'PY' | tee "${RAW%.jsonl}.txt"
+import json, statistics, sys
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+order, brokers, cells = [], [], {}
+for r in rows:
+    b, s = r.get("broker"), r.get("bench") or r.get("scenario")
+    if s not in order: order.append(s)
+    if b not in brokers: brokers.append(b)
+    cells.setdefault((s, b), []).append(r)
+
+def stats(rs):
+    def per_cpu(r):
+        cpu = r.get("broker_cpu_s")
+        return r["received"] / cpu if cpu and r.get("received") else None
+    return {
+        "msgs/s": med([r.get("msgs_per_sec") for r in rs if "received" in r and r.get("scenario") != "connections"]),
+        "msgs/cpu-s": med([per_cpu(r) for r in rs]),
+        "p50 us": med([r.get("p50_us") for r in rs]),
+        "p99 us": med([r.get("p99_us") for r in rs]),
+        "p99.9 us": med([r.get("p999_us") for r in rs]),
+        "conn/s": med([r.get("connect_rate") for r in rs]),
+        "B/conn": med([r.get("broker_bytes_per_conn") for r in rs]),
+        "cpu s": med([r.get("broker_cpu_s") for r in rs]),
+        "hwm MB": med([r["broker_hwm_kb"] / 1024 if r.get("broker_hwm_kb") else None for r in rs]),
+        "errors": sum(r.get("errors", 0) for r in rs),
+        "runs": len(rs),
+    }
+
+cols = ["msgs/s", "msgs/cpu-s", "p50 us", "p99 us", "p99.9 us", "conn/s", "B/conn", "cpu s", "hwm MB", "errors", "runs"]
+def fmt(v):
+    if v is None: return "-"
+    if isinstance(v, int): return str(v)
+    if abs(v) >= 100: return f"{v:,.0f}"
+    return f"{v:.2f}"
+
+head = ["scenario", "broker"] + cols
+table = []
+for s in order:
+    st = {b: stats(cells[(s, b)]) for b in brokers if (s, b) in cells}
+    for b, v in st.items():
+        table.append([s, b] + [fmt(v[c]) for c in cols])
+    if "midge" in st and "mosquitto" in st:
+        ratio = []
+        for c in cols:
+            a, m = st["midge"][c], st["mosquitto"][c]
+            ratio.append(f"{a / m:.2f}x" if c not in ("errors", "runs") and a and m else "")
+        if any(ratio):
+            table.append([s, "midge/mosq"] + ratio)
+w = [max(len(str(x)) for x in col) for col in zip(head, *table)]
+print("medians over rounds; msgs/cpu-s = delivered messages per broker CPU-second; B/conn = broker RSS per idle connection")
+print("  ".join(h.rjust(n) for h, n in zip(head, w)))
+for row in table:
+    print("  ".join(str(x).rjust(n) for x, n in zip(row, w)))
+PY
+echo "raw: $RAW" >&2

@@ -1,0 +1,147 @@
+//! One client connection of the bench: a non-blocking mio socket, the
+//! bytes of a partial packet carried between reads, and an output buffer
+//! flushed once per loop turn.
+//!
+//! Reads go through one large scratch buffer shared by all connections, so
+//! ten thousand idle connections cost no read buffers; only a packet split
+//! across reads is copied into the connection's own `partial` vector.
+
+use crate::wire::{self, Frame};
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+
+/// Size of the shared read buffer.
+pub const SCRATCH: usize = 256 * 1024;
+
+/// A client connection.
+pub struct Conn {
+    stream: TcpStream,
+    partial: Vec<u8>,
+    /// Bytes waiting to be written; encoders append here.
+    pub tx: Vec<u8>,
+    tx_pos: usize,
+    /// False after a write hit `WouldBlock`, true again on a writable event.
+    pub writable: bool,
+}
+
+/// How a read pass ended.
+pub enum ReadEnd {
+    /// The socket is drained and still open.
+    Open,
+    /// The peer closed the connection.
+    Closed,
+    /// A socket error or a protocol error in what the broker sent.
+    Failed(String),
+}
+
+/// True for the error kinds that mean "try again later".
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Feeds every complete packet at the start of `buf` to `on_packet`;
+/// returns how many bytes were consumed.
+fn parse_all<F>(buf: &[u8], tx: &mut Vec<u8>, on_packet: &mut F) -> Result<usize, String>
+where
+    F: FnMut(wire::Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
+{
+    let mut at = 0;
+    loop {
+        let rest = buf.get(at..).unwrap_or_default();
+        match wire::frame(rest) {
+            Frame::Incomplete => return Ok(at),
+            Frame::Malformed => return Err("malformed remaining length from broker".into()),
+            Frame::Packet { first, body, total } => {
+                let body = rest.get(body..total).unwrap_or_default();
+                on_packet(wire::parse(first, body)?, tx)?;
+                at += total;
+            }
+        }
+    }
+}
+
+impl Conn {
+    /// Starts a non-blocking connect to `addr` and registers the socket for
+    /// read and write readiness under `token`.
+    pub fn open(addr: SocketAddr, registry: &Registry, token: Token) -> io::Result<Conn> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        Ok(Conn {
+            stream,
+            partial: Vec::new(),
+            tx: Vec::new(),
+            tx_pos: 0,
+            writable: true,
+        })
+    }
+
+    /// Bytes queued but not yet written.
+    pub fn pending(&self) -> usize {
+        self.tx.len() - self.tx_pos
+    }
+
+    /// Called on a readable event: reads until the socket is drained and
+    /// hands each complete packet to `on_packet`, which may append replies
+    /// to the connection's output buffer.
+    pub fn read_packets<F>(&mut self, scratch: &mut [u8], mut on_packet: F) -> ReadEnd
+    where
+        F: FnMut(wire::Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
+    {
+        loop {
+            let n = match self.stream.read(scratch) {
+                Ok(0) => return ReadEnd::Closed,
+                Ok(n) => n,
+                Err(e) if would_block(&e) => return ReadEnd::Open,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return ReadEnd::Failed(format!("read: {e}")),
+            };
+            let data = scratch.get(..n).unwrap_or_default();
+            let result = if self.partial.is_empty() {
+                parse_all(data, &mut self.tx, &mut on_packet).map(|used| {
+                    self.partial
+                        .extend_from_slice(data.get(used..).unwrap_or_default());
+                })
+            } else {
+                self.partial.extend_from_slice(data);
+                parse_all(&self.partial, &mut self.tx, &mut on_packet).map(|used| {
+                    self.partial.drain(..used);
+                })
+            };
+            if let Err(e) = result {
+                return ReadEnd::Failed(e);
+            }
+            // A short read drained the socket; on Linux a new arrival raises
+            // a fresh edge, so the extra read that would say WouldBlock is
+            // skipped.
+            if n < scratch.len() {
+                return ReadEnd::Open;
+            }
+        }
+    }
+
+    /// Writes queued bytes until done or `WouldBlock`. Returns an error
+    /// description when the socket failed.
+    pub fn flush(&mut self) -> Result<(), String> {
+        while self.tx_pos < self.tx.len() {
+            match self
+                .stream
+                .write(self.tx.get(self.tx_pos..).unwrap_or_default())
+            {
+                Ok(0) => return Err("write returned 0".into()),
+                Ok(n) => self.tx_pos += n,
+                Err(e) if would_block(&e) => {
+                    self.writable = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("write: {e}")),
+            }
+        }
+        self.tx.clear();
+        self.tx_pos = 0;
+        Ok(())
+    }
+}

@@ -1,0 +1,694 @@
+//! The broker: sessions, the topic tree, the retained store and the
+//! timers, driven by bytes received, connection events and the time.
+//!
+//! It owns no sockets and reads no clock. The event loop (or a test) opens a
+//! link per connection ([`Broker::open_link`]), appends received bytes to the
+//! link's `rx` buffer and calls [`Broker::process_input`]; the broker parses
+//! every complete packet, handles it, and appends what is to be sent to the
+//! `tx` queue of whichever links it concerns. The caller then flushes the
+//! links listed by [`Broker::take_dirty`], closes the ones listed by
+//! [`Broker::take_closing`], and calls [`Broker::tick`] whenever
+//! [`Broker::next_deadline`] passes.
+//!
+//! `T` is the transport a link carries (a `TcpStream` in the server, `()` in
+//! tests); the broker never touches it.
+
+mod connect;
+mod publish;
+mod subscribe;
+mod sys;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use log::{debug, warn};
+use slab::Slab;
+
+use crate::codec::{self, ByteStr, DecodeError, Packet, Protocol, SubOptions};
+use crate::outbuf::OutBuf;
+use crate::session::{QueueLimits, Session, SharedMessage};
+use crate::timer::TimerWheel;
+use crate::topic::{RetainedStore, TopicTree};
+
+pub use sys::Stats;
+
+/// The largest packet MQTT can express (fixed header included).
+pub const MQTT_MAX_PACKET: usize = 268_435_455 + 5;
+
+/// Timer resolution.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What the broker enforces; built from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Largest packet accepted, fixed header included.
+    pub max_packet_size: usize,
+    /// Largest PUBLISH payload accepted; 0 means no limit.
+    pub message_size_limit: usize,
+    pub limits: QueueLimits,
+    /// Queue QoS 0 messages for offline persistent sessions.
+    pub queue_qos0: bool,
+    /// Largest keep-alive a client may ask for (seconds).
+    pub max_keepalive: u16,
+    pub retain_available: bool,
+    /// `$SYS` publication interval; `None` disables it.
+    pub sys_interval: Option<Duration>,
+    /// Removes persistent sessions whose client has been away this long.
+    pub persistent_client_expiration: Option<Duration>,
+    pub allow_zero_length_clientid: bool,
+    /// Re-send unacknowledged QoS 1/2 messages on a live connection after
+    /// this long; `None` (the default) re-sends only on reconnect.
+    pub retry_interval: Option<Duration>,
+    /// How long a socket may stay open without sending CONNECT.
+    pub connect_timeout: Duration,
+    /// Per-listener policy, indexed by the listener number given to
+    /// [`Broker::open_link`].
+    pub listeners: Vec<ListenerPolicy>,
+}
+
+/// What a listener allows.
+#[derive(Clone, Debug)]
+pub struct ListenerPolicy {
+    pub allow_anonymous: bool,
+    /// Connections at once; `None` means no limit.
+    pub max_connections: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            max_packet_size: MQTT_MAX_PACKET,
+            message_size_limit: 0,
+            limits: QueueLimits {
+                max_inflight: 20,
+                max_queued: 1000,
+                max_queued_bytes: 0,
+            },
+            queue_qos0: false,
+            max_keepalive: 65535,
+            retain_available: true,
+            sys_interval: Some(Duration::from_secs(10)),
+            persistent_client_expiration: None,
+            allow_zero_length_clientid: true,
+            retry_interval: None,
+            connect_timeout: Duration::from_secs(10),
+            listeners: vec![ListenerPolicy {
+                allow_anonymous: true,
+                max_connections: None,
+            }],
+        }
+    }
+}
+
+/// Why a connection ended; chooses whether the will is published and what
+/// the disconnect log line says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseCause {
+    /// The client sent DISCONNECT: no will.
+    ClientDisconnect,
+    /// The peer closed the socket.
+    SocketClosed,
+    /// A socket error.
+    Io(String),
+    /// Nothing received for 1.5 times the keep-alive.
+    KeepAliveTimeout,
+    /// No CONNECT in time.
+    ConnectTimeout,
+    /// Bad bytes or a broken protocol rule; the text says which.
+    Protocol(String),
+    /// Another connection took the client id over.
+    TakenOver,
+    /// CONNECT refused (the CONNACK said why).
+    Refused(&'static str),
+    /// The listener is at `max_connections`.
+    TooManyConnections,
+    /// The broker is stopping.
+    Shutdown,
+}
+
+impl CloseCause {
+    /// Does this ending publish the will?
+    fn publishes_will(&self) -> bool {
+        !matches!(
+            self,
+            CloseCause::ClientDisconnect | CloseCause::Refused(_) | CloseCause::TooManyConnections
+        )
+    }
+}
+
+impl fmt::Display for CloseCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseCause::ClientDisconnect => f.write_str("client sent DISCONNECT"),
+            CloseCause::SocketClosed => f.write_str("connection closed by peer"),
+            CloseCause::Io(e) => write!(f, "socket error: {e}"),
+            CloseCause::KeepAliveTimeout => f.write_str("keep-alive timeout"),
+            CloseCause::ConnectTimeout => f.write_str("no CONNECT received in time"),
+            CloseCause::Protocol(e) => write!(f, "protocol error: {e}"),
+            CloseCause::TakenOver => f.write_str("session taken over by a new connection"),
+            CloseCause::Refused(why) => write!(f, "connection refused: {why}"),
+            CloseCause::TooManyConnections => f.write_str("listener at max_connections"),
+            CloseCause::Shutdown => f.write_str("broker shutting down"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkState {
+    /// Socket open, CONNECT not yet received.
+    AwaitConnect,
+    /// CONNECT accepted; `session` is valid.
+    Connected,
+    /// Ending: nothing more is read; pending output is flushed, then the
+    /// event loop removes it.
+    Closing,
+}
+
+/// One network connection.
+#[derive(Debug)]
+pub struct Link<T> {
+    /// The transport (the broker never touches it).
+    pub io: T,
+    /// Received bytes not yet parsed (a partial packet at most, between
+    /// calls to `process_input`).
+    pub rx: BytesMut,
+    /// Bytes to send.
+    pub tx: OutBuf,
+    /// Whether the event loop has asked for WRITABLE events.
+    pub write_interest: bool,
+    pub peer: SocketAddr,
+    pub listener: usize,
+    generation: u32,
+    state: LinkState,
+    protocol: Protocol,
+    session: usize,
+    keep_alive: u16,
+    last_rx: Instant,
+    dirty: bool,
+}
+
+impl<T> Link<T> {
+    /// True once the link is ending; the event loop stops reading it.
+    pub fn is_closing(&self) -> bool {
+        self.state == LinkState::Closing
+    }
+}
+
+/// A subscription as the topic tree holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    pub options: SubOptions,
+}
+
+/// A timer entry: what to check, and for which generation of the slot.
+#[derive(Clone, Copy, Debug)]
+enum Timer {
+    ConnectTimeout { link: u32, generation: u32 },
+    KeepAlive { link: u32, generation: u32 },
+    Retry { session: u32, generation: u32 },
+    SessionExpiry { session: u32, generation: u32 },
+    Sys,
+}
+
+pub struct Broker<T> {
+    settings: Settings,
+    links: Slab<Link<T>>,
+    sessions: Slab<Session>,
+    by_client_id: HashMap<ByteStr, usize>,
+    tree: TopicTree<Subscription>,
+    retained: RetainedStore<SharedMessage>,
+    timers: TimerWheel<Timer>,
+    /// Links with output to flush.
+    dirty: Vec<usize>,
+    /// Links to close after their output is flushed.
+    closing: Vec<usize>,
+    /// Connections per listener.
+    per_listener: Vec<usize>,
+    next_generation: u32,
+    /// Reused buffers for routing and timers (no allocation per message).
+    route_scratch: Vec<(u32, Subscription)>,
+    timer_scratch: Vec<Timer>,
+    route_stamp: u64,
+    next_client_number: u64,
+    /// Random per broker run, so generated client ids differ across runs.
+    id_seed: u32,
+    stats: Stats,
+    started: Instant,
+}
+
+impl<T> Broker<T> {
+    /// A broker with no clients; `now` is the clock origin.
+    pub fn new(settings: Settings, now: Instant) -> Broker<T> {
+        let mut timers = TimerWheel::new(now, TICK);
+        if let Some(every) = settings.sys_interval {
+            timers.schedule(now + every, Timer::Sys);
+        }
+        let per_listener = vec![0; settings.listeners.len().max(1)];
+        let mut broker = Broker {
+            settings,
+            links: Slab::new(),
+            sessions: Slab::new(),
+            by_client_id: HashMap::new(),
+            tree: TopicTree::new(),
+            retained: RetainedStore::new(),
+            timers,
+            dirty: Vec::new(),
+            closing: Vec::new(),
+            per_listener,
+            next_generation: 0,
+            route_scratch: Vec::new(),
+            timer_scratch: Vec::new(),
+            route_stamp: 0,
+            next_client_number: 0,
+            id_seed: random_seed(),
+            stats: Stats::default(),
+            started: now,
+        };
+        if broker.settings.sys_interval.is_some() {
+            broker.publish_sys_static(now);
+        }
+        broker
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn generation(&mut self) -> u32 {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        self.next_generation
+    }
+
+    /// A new connection on listener `listener`. Returns its link index, or
+    /// gives the transport back when the listener is at `max_connections`.
+    pub fn open_link(
+        &mut self,
+        io: T,
+        peer: SocketAddr,
+        listener: usize,
+        now: Instant,
+    ) -> Result<usize, T> {
+        let limit = self
+            .settings
+            .listeners
+            .get(listener)
+            .and_then(|l| l.max_connections);
+        let count = self.per_listener.get(listener).copied().unwrap_or(0);
+        if limit.is_some_and(|max| count >= max) {
+            warn!(
+                "refused connection from {peer}: listener {listener} at max_connections ({})",
+                count
+            );
+            return Err(io);
+        }
+        if let Some(c) = self.per_listener.get_mut(listener) {
+            *c += 1;
+        }
+        let generation = self.generation();
+        let id = self.links.insert(Link {
+            io,
+            rx: BytesMut::new(),
+            tx: OutBuf::default(),
+            write_interest: false,
+            peer,
+            listener,
+            generation,
+            state: LinkState::AwaitConnect,
+            protocol: Protocol::V311,
+            session: usize::MAX,
+            keep_alive: 0,
+            last_rx: now,
+            dirty: false,
+        });
+        self.timers.schedule(
+            now + self.settings.connect_timeout,
+            Timer::ConnectTimeout {
+                link: id as u32,
+                generation,
+            },
+        );
+        debug!("new connection from {peer} (link {id})");
+        Ok(id)
+    }
+
+    /// The link `id`, for the event loop to read into and write from.
+    pub fn link_mut(&mut self, id: usize) -> Option<&mut Link<T>> {
+        self.links.get_mut(id)
+    }
+
+    pub fn link(&self, id: usize) -> Option<&Link<T>> {
+        self.links.get(id)
+    }
+
+    /// Number of open links.
+    pub fn link_count(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Parses and handles every complete packet in link `id`'s `rx`. Called
+    /// after bytes were appended to it. Bad bytes close the link (with a
+    /// reason code where the protocol has one) and affect no one else.
+    pub fn process_input(&mut self, id: usize, now: Instant) {
+        let max = self.settings.max_packet_size;
+        loop {
+            let Some(link) = self.links.get_mut(id) else {
+                return;
+            };
+            if link.state == LinkState::Closing || link.rx.is_empty() {
+                break;
+            }
+            match codec::check(&link.rx, max) {
+                Ok(codec::Check::Incomplete { total }) => {
+                    if let Some(total) = total {
+                        let missing = total.saturating_sub(link.rx.len());
+                        link.rx.reserve(missing);
+                    }
+                    break;
+                }
+                Ok(codec::Check::Ready { total }) => {
+                    link.last_rx = now;
+                    let frame = link.rx.split_to(total).freeze();
+                    self.stats.bytes_received += total as u64;
+                    let protocol = link.protocol;
+                    match codec::decode(frame, protocol) {
+                        Ok(packet) => self.handle_packet(id, packet, now),
+                        Err(e) => self.decode_failed(id, e, now),
+                    }
+                }
+                Err(e) => self.decode_failed(id, e, now),
+            }
+        }
+        if let Some(link) = self.links.get_mut(id) {
+            if link.rx.is_empty() {
+                // An idle connection holds no receive buffer.
+                link.rx = BytesMut::new();
+            }
+        }
+    }
+
+    fn decode_failed(&mut self, id: usize, e: DecodeError, now: Instant) {
+        if let DecodeError::UnsupportedProtocol { .. } = e {
+            self.refuse_protocol(id, &e, now);
+            return;
+        }
+        if let Some(link) = self.links.get(id) {
+            if link.protocol.is_v5() && link.state == LinkState::Connected {
+                self.send_disconnect(id, e.reason_code());
+            }
+        }
+        self.close_link(id, CloseCause::Protocol(e.to_string()), now);
+    }
+
+    /// One decoded packet from link `id`.
+    fn handle_packet(&mut self, id: usize, packet: Packet, now: Instant) {
+        let state = self.links[id].state;
+        if state == LinkState::AwaitConnect {
+            match packet {
+                Packet::Connect(c) => self.handle_connect(id, *c, now),
+                other => self.close_link(
+                    id,
+                    CloseCause::Protocol(format!("{} before CONNECT [MQTT-3.1.0-1]", other.name())),
+                    now,
+                ),
+            }
+            return;
+        }
+        match packet {
+            Packet::Connect(_) => self.close_link(
+                id,
+                CloseCause::Protocol("second CONNECT [MQTT-3.1.0-2]".into()),
+                now,
+            ),
+            Packet::Publish(p) => self.handle_publish(id, p, now),
+            Packet::PubAck(a) => self.handle_puback(id, a.packet_id, now),
+            Packet::PubRec(a) => self.handle_pubrec(id, a.packet_id, now),
+            Packet::PubRel(a) => self.handle_pubrel(id, a.packet_id),
+            Packet::PubComp(a) => self.handle_pubcomp(id, a.packet_id, now),
+            Packet::Subscribe(s) => self.handle_subscribe(id, s, now),
+            Packet::Unsubscribe(u) => self.handle_unsubscribe(id, u),
+            Packet::PingReq => self.send_packet(id, &Packet::PingResp),
+            Packet::Disconnect(_) => self.handle_disconnect(id, now),
+            other => self.close_link(
+                id,
+                CloseCause::Protocol(format!("unexpected {} from a client", other.name())),
+                now,
+            ),
+        }
+    }
+
+    /// Encodes `packet` onto link `id`'s output.
+    fn send_packet(&mut self, id: usize, packet: &Packet) {
+        if let Some(link) = self.links.get_mut(id) {
+            codec::encode(packet, link.protocol, link.tx.staging());
+            mark_dirty(&mut self.dirty, id, link);
+        }
+    }
+
+    /// The socket of link `id` ended (EOF or error) or the event loop gave
+    /// up on it.
+    pub fn link_lost(&mut self, id: usize, cause: CloseCause, now: Instant) {
+        self.close_link(id, cause, now);
+    }
+
+    /// Ends link `id`: publishes the will when `cause` calls for it,
+    /// detaches the session (dropping it if clean), logs, and lists the link
+    /// for the event loop to flush and remove. Idempotent.
+    fn close_link(&mut self, id: usize, cause: CloseCause, now: Instant) {
+        let Some(link) = self.links.get_mut(id) else {
+            return;
+        };
+        let was = link.state;
+        if was == LinkState::Closing {
+            return;
+        }
+        link.state = LinkState::Closing;
+        link.rx = BytesMut::new();
+        let peer = link.peer;
+        self.closing.push(id);
+        if was != LinkState::Connected {
+            log::info!("connection from {peer} closed before CONNECT: {cause}");
+            return;
+        }
+        let sid = link.session;
+        self.stats.connected = self.stats.connected.saturating_sub(1);
+        let session = &mut self.sessions[sid];
+        log::info!(
+            "client {} from {peer} disconnected: {cause}",
+            session.client_id
+        );
+        session.link = None;
+        session.disconnected_at = Some(now);
+        for f in session.inflight.iter_mut() {
+            f.sent_at = None;
+        }
+        let will = session.will.take();
+        if let Some(will) = will {
+            if cause.publishes_will() {
+                self.publish_will(sid, will, now);
+            }
+        }
+        self.session_detached(sid, now);
+    }
+
+    /// After the connection of session `sid` ended: drop a clean session,
+    /// or start the expiry clock of a persistent one.
+    fn session_detached(&mut self, sid: usize, now: Instant) {
+        let session = &self.sessions[sid];
+        if session.clean {
+            self.remove_session(sid);
+            return;
+        }
+        if let Some(after) = self.settings.persistent_client_expiration {
+            let generation = session.generation;
+            self.timers.schedule(
+                now + after,
+                Timer::SessionExpiry {
+                    session: sid as u32,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// Forgets session `sid`: its subscriptions, queue and in-flight state.
+    fn remove_session(&mut self, sid: usize) {
+        let session = self.sessions.remove(sid);
+        for filter in &session.filters {
+            self.tree.unsubscribe(filter, sid as u32);
+        }
+        self.by_client_id.remove(session.client_id.as_str());
+    }
+
+    /// Links with output to flush since the last call (each once).
+    pub fn take_dirty(&mut self, out: &mut Vec<usize>) {
+        out.clear();
+        std::mem::swap(out, &mut self.dirty);
+        for &id in out.iter() {
+            if let Some(l) = self.links.get_mut(id) {
+                l.dirty = false;
+            }
+        }
+    }
+
+    /// Puts link `id` back on the flush list (its write budget ran out).
+    pub fn mark_dirty(&mut self, id: usize) {
+        if let Some(link) = self.links.get_mut(id) {
+            mark_dirty(&mut self.dirty, id, link);
+        }
+    }
+
+    /// Links that are ending since the last call. The caller flushes what it
+    /// can of their output and then calls [`Broker::remove_link`].
+    pub fn take_closing(&mut self, out: &mut Vec<usize>) {
+        out.clear();
+        std::mem::swap(out, &mut self.closing);
+    }
+
+    /// Removes an ended link and hands its transport back.
+    pub fn remove_link(&mut self, id: usize) -> Option<T> {
+        let link = self.links.try_remove(id)?;
+        if let Some(c) = self.per_listener.get_mut(link.listener) {
+            *c = c.saturating_sub(1);
+        }
+        Some(link.io)
+    }
+
+    /// Counts bytes the event loop wrote (for `$SYS`).
+    pub fn count_sent_bytes(&mut self, n: usize) {
+        self.stats.bytes_sent += n as u64;
+    }
+
+    /// When [`Broker::tick`] next has work, if ever.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Runs every timer due at `now`: CONNECT timeouts, keep-alive, QoS
+    /// retries, session expiry and `$SYS`. Stale entries (their link or
+    /// session is gone or reused) are dropped here.
+    pub fn tick(&mut self, now: Instant) {
+        let mut due = std::mem::take(&mut self.timer_scratch);
+        due.clear();
+        self.timers.expire(now, &mut due);
+        for &t in &due {
+            self.fire(t, now);
+        }
+        self.timer_scratch = due;
+    }
+
+    fn fire(&mut self, t: Timer, now: Instant) {
+        match t {
+            Timer::ConnectTimeout { link, generation } => {
+                if let Some(l) = self.live_link(link, generation) {
+                    if l.state == LinkState::AwaitConnect {
+                        self.close_link(link as usize, CloseCause::ConnectTimeout, now);
+                    }
+                }
+            }
+            Timer::KeepAlive { link, generation } => {
+                let Some(l) = self.live_link(link, generation) else {
+                    return;
+                };
+                let deadline = l.last_rx + keep_alive_window(l.keep_alive);
+                if now >= deadline {
+                    if l.protocol.is_v5() {
+                        self.send_disconnect(link as usize, codec::reason::KEEP_ALIVE_TIMEOUT);
+                    }
+                    self.close_link(link as usize, CloseCause::KeepAliveTimeout, now);
+                } else {
+                    self.timers.schedule(deadline, t);
+                }
+            }
+            Timer::Retry {
+                session,
+                generation,
+            } => self.retry_due(session as usize, generation, now),
+            Timer::SessionExpiry {
+                session,
+                generation,
+            } => {
+                let sid = session as usize;
+                let Some(s) = self.sessions.get(sid) else {
+                    return;
+                };
+                let expired = s.generation == generation
+                    && s.link.is_none()
+                    && s.disconnected_at.is_some_and(|at| {
+                        self.settings
+                            .persistent_client_expiration
+                            .is_some_and(|after| now >= at + after)
+                    });
+                if expired {
+                    log::info!("session of client {} expired", s.client_id);
+                    self.remove_session(sid);
+                }
+            }
+            Timer::Sys => {
+                self.publish_sys(now);
+                if let Some(every) = self.settings.sys_interval {
+                    self.timers.schedule(now + every, Timer::Sys);
+                }
+            }
+        }
+    }
+
+    fn live_link(&self, link: u32, generation: u32) -> Option<&Link<T>> {
+        self.links
+            .get(link as usize)
+            .filter(|l| l.generation == generation && l.state != LinkState::Closing)
+    }
+
+    /// Stops the broker: every connection is closed (wills published, as
+    /// the connections did not send DISCONNECT) and listed for removal.
+    pub fn shutdown(&mut self, now: Instant) {
+        let ids: Vec<usize> = self.links.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            if self.links[id].protocol.is_v5() && self.links[id].state == LinkState::Connected {
+                self.send_disconnect(id, codec::reason::SERVER_SHUTTING_DOWN);
+            }
+            self.close_link(id, CloseCause::Shutdown, now);
+        }
+    }
+
+    /// MQTT 5 DISCONNECT with `reason` to link `id`.
+    fn send_disconnect(&mut self, id: usize, reason: u8) {
+        self.send_packet(
+            id,
+            &Packet::Disconnect(codec::Disconnect {
+                reason,
+                ..Default::default()
+            }),
+        );
+    }
+}
+
+/// Adds `id` to the flush list once.
+fn mark_dirty<T>(dirty: &mut Vec<usize>, id: usize, link: &mut Link<T>) {
+    if !link.dirty {
+        link.dirty = true;
+        dirty.push(id);
+    }
+}
+
+/// A client that asked for keep-alive `k` seconds is disconnected after
+/// 1.5 k seconds of silence [MQTT-3.1.2-24].
+fn keep_alive_window(k: u16) -> Duration {
+    Duration::from_millis(u64::from(k) * 1500)
+}
+
+/// A random number from the standard library's per-process hash seed.
+fn random_seed() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    h.finish() as u32
+}

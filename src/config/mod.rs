@@ -1,0 +1,536 @@
+//! Command line and config file, as a drop-in for Mosquitto 2.0's.
+//!
+//! Contract:
+//! - `midge -v -p PORT` and `midge -c FILE` mean what `mosquitto -v -p PORT`
+//!   and `mosquitto -c FILE` mean, for the flags and directives midge
+//!   implements (see [`parse_args`] and the `parse` module for the list).
+//! - Parsing is all-or-nothing: a directive midge does not implement yet, a
+//!   directive nobody knows, a missing or extra argument or a value out of
+//!   range is a [`ConfigError`] naming the file, line and directive, and the
+//!   broker does not start half-configured.
+//! - No I/O other than reading the config file and the `include_dir`
+//!   directories; nothing here touches the network (an address must be an IP
+//!   literal: the static Pi build cannot resolve names).
+//! - The result is a plain [`Config`] whose fields the broker reads directly.
+//!
+//! Where midge deliberately differs from Mosquitto 2.0:
+//! - local-only mode (no listener configured) binds 127.0.0.1 only, not also
+//!   `::1`; the event loop may add `::1` when [`Config::local_only`] is set;
+//! - an explicit `allow_anonymous false` is honoured in local-only mode
+//!   (Mosquitto forces anonymous access on there);
+//! - a per-listener setting written before the first `listener` line while
+//!   no `port`/`bind_address` configures the default listener is an error
+//!   (Mosquitto silently opens an extra listener on port 1883, or drops the
+//!   setting);
+//! - values are checked strictly (`12abc` is not 12), and a duplicate
+//!   listener is refused when parsed rather than when bound.
+
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The default MQTT port.
+pub const DEFAULT_PORT: u16 = 1883;
+
+/// The most ports `-p` may give, as in Mosquitto.
+pub const MAX_CMD_PORTS: usize = 10;
+
+/// The largest PUBLISH payload MQTT can carry (and the largest
+/// `message_size_limit`).
+pub const MAX_PAYLOAD: u32 = 268_435_455;
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Run the broker with this configuration.
+    Run(Config),
+    /// Print this usage text and exit successfully (`-h`, `--help`).
+    Help(String),
+    /// Print the version and exit successfully (`--version`).
+    Version,
+}
+
+/// One TCP listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// The TCP port (1 to 65535). Mosquitto: `listener PORT`, `port`
+    /// (default listener), `-p`; 1883 when nothing says otherwise.
+    pub port: u16,
+    /// The address to bind; `None` binds all interfaces (mosquitto: no
+    /// address given). Local-only mode binds 127.0.0.1.
+    pub bind: Option<IpAddr>,
+    /// At most this many clients at once on this listener; `None` is
+    /// unlimited (mosquitto default -1; any value <= 0 means unlimited).
+    pub max_connections: Option<usize>,
+    /// This listener's `allow_anonymous`, set only when
+    /// `per_listener_settings` is true; `None` when not set. Read it through
+    /// [`Config::anonymous_allowed`].
+    pub allow_anonymous: Option<bool>,
+    /// This listener's `allow_zero_length_clientid`, set only when
+    /// `per_listener_settings` is true; `None` when not set. Read it through
+    /// [`Config::zero_length_clientid_allowed`].
+    pub allow_zero_length_clientid: Option<bool>,
+}
+
+impl Listener {
+    /// A listener on `port` and `bind` with every other setting at its
+    /// default.
+    pub fn new(port: u16, bind: Option<IpAddr>) -> Self {
+        Listener {
+            port,
+            bind,
+            max_connections: None,
+            allow_anonymous: None,
+            allow_zero_length_clientid: None,
+        }
+    }
+}
+
+/// One kind of log message (`log_type` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogType {
+    /// `debug`: packet-level tracing.
+    Debug,
+    /// `error`.
+    Error,
+    /// `warning`.
+    Warning,
+    /// `notice`: connections and disconnections.
+    Notice,
+    /// `information`.
+    Information,
+    /// `subscribe`: every SUBSCRIBE.
+    Subscribe,
+    /// `unsubscribe`: every UNSUBSCRIBE.
+    Unsubscribe,
+    /// `websockets`: accepted for compatibility; midge has no WebSockets yet.
+    Websockets,
+    /// `internal`: accepted for compatibility.
+    Internal,
+}
+
+impl LogType {
+    const ALL: [LogType; 9] = [
+        LogType::Debug,
+        LogType::Error,
+        LogType::Warning,
+        LogType::Notice,
+        LogType::Information,
+        LogType::Subscribe,
+        LogType::Unsubscribe,
+        LogType::Websockets,
+        LogType::Internal,
+    ];
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A set of [`LogType`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogTypes(u16);
+
+impl LogTypes {
+    /// No log messages (`log_type none`).
+    pub const NONE: LogTypes = LogTypes(0);
+
+    /// Every kind (`log_type all`, `-v`).
+    pub fn all() -> Self {
+        LogTypes(LogType::ALL.iter().fold(0, |bits, t| bits | t.bit()))
+    }
+
+    /// Mosquitto's default: error, warning, notice and information.
+    pub fn mosquitto_default() -> Self {
+        LogTypes::NONE
+            .with(LogType::Error)
+            .with(LogType::Warning)
+            .with(LogType::Notice)
+            .with(LogType::Information)
+    }
+
+    /// This set plus `kind`.
+    pub fn with(self, kind: LogType) -> Self {
+        LogTypes(self.0 | kind.bit())
+    }
+
+    /// True when `kind` is in the set.
+    pub fn contains(self, kind: LogType) -> bool {
+        self.0 & kind.bit() != 0
+    }
+
+    /// True when the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// Where log messages go (`log_dest` values). Several may be given; they
+/// add up. `log_dest none` empties the list. Mosquitto's `syslog`, `topic`
+/// and `dlt` are refused: midge does not support them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogDest {
+    /// `stdout`.
+    Stdout,
+    /// `stderr` (the default).
+    Stderr,
+    /// `file PATH`: appended to; at most one.
+    File(PathBuf),
+}
+
+/// The whole configuration. Every field has Mosquitto 2.0's default unless
+/// its doc says otherwise.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The listeners, in config order; the default listener (`port`,
+    /// `bind_address`) comes last as in Mosquitto. In local-only mode, one
+    /// listener on 127.0.0.1 per `-p` port, or 127.0.0.1:1883.
+    pub listeners: Vec<Listener>,
+    /// True in Mosquitto 2.0's local-only mode: no `listener`, `port` or
+    /// `bind_address` was configured, so the listeners are loopback-only and
+    /// anonymous clients are allowed unless `allow_anonymous` says no.
+    pub local_only: bool,
+    /// `per_listener_settings` (default false): `allow_anonymous` and
+    /// `allow_zero_length_clientid` apply to the listener they follow
+    /// instead of the whole broker.
+    pub per_listener_settings: bool,
+    /// `allow_anonymous` for the whole broker (`per_listener_settings
+    /// false`); `None` when not set: then true in local-only mode, false
+    /// otherwise. Read it through [`Config::anonymous_allowed`].
+    pub allow_anonymous: Option<bool>,
+    /// `allow_zero_length_clientid` for the whole broker (default true): a
+    /// client may connect with an empty client id and be given one. Read it
+    /// through [`Config::zero_length_clientid_allowed`].
+    pub allow_zero_length_clientid: bool,
+    /// `max_inflight_messages` (default 20): outgoing QoS 1 and 2 messages
+    /// in flight per client; 0 means no limit (Mosquitto: 0, -1 and 65535).
+    /// See [`Config::inflight_window`].
+    pub max_inflight_messages: u16,
+    /// `max_queued_messages` (default 1000): messages queued per client
+    /// beyond the in-flight window; 0 means no limit.
+    pub max_queued_messages: usize,
+    /// `max_queued_bytes` (default 0): payload bytes queued per client
+    /// beyond the in-flight window; 0 means no limit.
+    pub max_queued_bytes: usize,
+    /// `queue_qos0_messages` (default false): queue QoS 0 messages for
+    /// offline persistent clients too.
+    pub queue_qos0_messages: bool,
+    /// `message_size_limit` (default 0): the largest PUBLISH payload
+    /// accepted, in bytes; 0 means MQTT's own limit, 268435455.
+    pub message_size_limit: u32,
+    /// `max_packet_size` (default 0): the largest packet accepted, in bytes
+    /// (at least 20); 0 means no limit beyond MQTT's.
+    pub max_packet_size: u32,
+    /// `max_keepalive` (default 65535, range 10 to 65535): the longest
+    /// keep-alive a client may ask for; an MQTT 5 client asking for more (or
+    /// for 0) is told this value as Server Keep Alive.
+    pub max_keepalive: u16,
+    /// `retain_available` (default true): when false, a retained PUBLISH is
+    /// refused.
+    pub retain_available: bool,
+    /// `check_retain_source` (default false): re-check that the publisher
+    /// of a retained message may still publish to it before delivering it.
+    pub check_retain_source: bool,
+    /// `sys_interval` (default 10 s): period of the `$SYS` updates; `None`
+    /// (`sys_interval 0`) disables them.
+    pub sys_interval: Option<Duration>,
+    /// `persistent_client_expiration` (default never): a disconnected
+    /// persistent MQTT 3.x session is dropped after this long.
+    pub persistent_client_expiration: Option<Duration>,
+    /// `log_type` (default error, warning, notice, information). Several
+    /// lines add up; `none` clears, `all` sets every kind. `-v` sets all.
+    pub log_types: LogTypes,
+    /// `log_dest` (default stderr). Several lines add up; empty after
+    /// `log_dest none`.
+    pub log_dest: Vec<LogDest>,
+    /// `include_dir` directories read, in order (default none).
+    pub include_dirs: Vec<PathBuf>,
+    /// `-v`/`--verbose` (default false): log everything, overriding
+    /// `log_type`.
+    pub verbose: bool,
+    /// The `-c` file, if any.
+    pub config_file: Option<PathBuf>,
+    /// Things the broker should log once at start (ignored directives,
+    /// ignored `-p`); the config is still valid.
+    pub warnings: Vec<String>,
+}
+
+impl Default for Config {
+    /// Mosquitto 2.0's defaults, with no listener yet (see
+    /// [`Config::local_only`]).
+    fn default() -> Self {
+        Config {
+            listeners: Vec::new(),
+            local_only: true,
+            per_listener_settings: false,
+            allow_anonymous: None,
+            allow_zero_length_clientid: true,
+            max_inflight_messages: 20,
+            max_queued_messages: 1000,
+            max_queued_bytes: 0,
+            queue_qos0_messages: false,
+            message_size_limit: 0,
+            max_packet_size: 0,
+            max_keepalive: 65535,
+            retain_available: true,
+            check_retain_source: false,
+            sys_interval: Some(Duration::from_secs(10)),
+            persistent_client_expiration: None,
+            log_types: LogTypes::mosquitto_default(),
+            log_dest: vec![LogDest::Stderr],
+            include_dirs: Vec::new(),
+            verbose: false,
+            config_file: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Whether a client without a username may connect on listener
+    /// `listener_index`; called at CONNECT. Applies `per_listener_settings`;
+    /// when nothing was set, anonymous clients are allowed only in
+    /// local-only mode (Mosquitto 2.0).
+    pub fn anonymous_allowed(&self, listener_index: usize) -> bool {
+        let set = if self.per_listener_settings {
+            self.listeners
+                .get(listener_index)
+                .and_then(|l| l.allow_anonymous)
+        } else {
+            self.allow_anonymous
+        };
+        set.unwrap_or(self.local_only)
+    }
+
+    /// Whether a client may connect with an empty client id on listener
+    /// `listener_index`; called at CONNECT. Applies `per_listener_settings`.
+    pub fn zero_length_clientid_allowed(&self, listener_index: usize) -> bool {
+        if self.per_listener_settings {
+            self.listeners
+                .get(listener_index)
+                .and_then(|l| l.allow_zero_length_clientid)
+                .unwrap_or(true)
+        } else {
+            self.allow_zero_length_clientid
+        }
+    }
+
+    /// The outgoing in-flight window per client (MQTT 5 Receive Maximum
+    /// style): `max_inflight_messages`, with 0 ("no limit") as 65535.
+    pub fn inflight_window(&self) -> u16 {
+        match self.max_inflight_messages {
+            0 => u16::MAX,
+            n => n,
+        }
+    }
+
+    /// The most verbose `log` level wanted, for the logger set-up at start:
+    /// debug -> Debug; information, notice, subscribe, unsubscribe -> Info;
+    /// warning -> Warn; error -> Error; none -> Off. `-v` -> Debug.
+    pub fn log_filter(&self) -> log::LevelFilter {
+        use log::LevelFilter;
+        if self.verbose {
+            return LevelFilter::Debug;
+        }
+        let types = self.log_types;
+        let level_of = |kind: LogType| match kind {
+            LogType::Debug | LogType::Websockets | LogType::Internal => LevelFilter::Debug,
+            LogType::Information | LogType::Notice | LogType::Subscribe | LogType::Unsubscribe => {
+                LevelFilter::Info
+            }
+            LogType::Warning => LevelFilter::Warn,
+            LogType::Error => LevelFilter::Error,
+        };
+        LogType::ALL
+            .iter()
+            .filter(|&&kind| types.contains(kind))
+            .map(|&kind| level_of(kind))
+            .max()
+            .unwrap_or(LevelFilter::Off)
+    }
+
+    /// Applies the command line's `-p` ports and settles local-only mode;
+    /// called once after the file (if any) is parsed. With no listener
+    /// configured: one loopback listener per `-p` port, or 127.0.0.1:1883.
+    /// With listeners: `-p` is ignored, as in Mosquitto 2.0.
+    fn finish(&mut self, cmd_ports: &[u16]) {
+        if self.listeners.is_empty() {
+            self.local_only = true;
+            let loopback = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            if cmd_ports.is_empty() {
+                self.listeners.push(Listener::new(DEFAULT_PORT, loopback));
+            } else {
+                for &port in cmd_ports {
+                    if !self.listeners.iter().any(|l| l.port == port) {
+                        self.listeners.push(Listener::new(port, loopback));
+                    }
+                }
+            }
+        } else {
+            self.local_only = false;
+            if !cmd_ports.is_empty() {
+                self.warnings.push(
+                    "-p is ignored because the config file defines listeners (as in mosquitto 2.0)"
+                        .to_string(),
+                );
+            }
+        }
+    }
+}
+
+/// Why the command line or the config file was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The config file the error is in; `None` for a command line error.
+    pub file: Option<String>,
+    /// The 1-based line in `file`.
+    pub line: Option<usize>,
+    /// The directive on that line.
+    pub directive: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A command line error.
+    fn cli(message: impl Into<String>) -> Self {
+        ConfigError {
+            file: None,
+            line: None,
+            directive: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file}:")?;
+            if let Some(line) = self.line {
+                write!(f, "{line}:")?;
+            }
+            f.write_str(" ")?;
+        }
+        if let Some(directive) = &self.directive {
+            write!(f, "{directive}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The command line options, shared by parsing and the usage text.
+fn options() -> getopts::Options {
+    let mut opts = getopts::Options::new();
+    opts.optopt(
+        "c",
+        "config-file",
+        "load the configuration from FILE",
+        "FILE",
+    )
+    .optmulti(
+        "p",
+        "port",
+        "listen on PORT, bound to the loopback interface (up to 10 times; \
+             ignored when the config file defines listeners)",
+        "PORT",
+    )
+    .optflagmulti("v", "verbose", "log everything (log_type all)")
+    .optflag(
+        "d",
+        "daemon",
+        "not supported: run midge under a service manager",
+    )
+    .optflag("h", "help", "print this help and exit")
+    .optflag("", "version", "print the version and exit");
+    opts
+}
+
+/// The usage text printed by `-h`.
+fn usage() -> String {
+    let brief = format!(
+        "midge {} - a small, fast MQTT 5.0/3.1.1/3.1 broker\n\n\
+         Usage: midge [-c FILE] [-p PORT]... [-v]\n       midge -h | --version",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut text = options().usage(&brief);
+    text.push_str(
+        "\nWithout -c, or when the config file defines no listener, midge listens on\n\
+         127.0.0.1 only (port 1883, or the -p ports) and allows anonymous clients.\n",
+    );
+    text
+}
+
+/// Parses the command line (`args[0]` is the program name), reading the
+/// `-c` file if given; called once by `main`. Returns what to do, or an
+/// error for an unknown flag, a bad value or a bad config file.
+pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
+    let matches = options()
+        .parse(args.iter().skip(1))
+        .map_err(|e| ConfigError::cli(format!("{e} (try -h)")))?;
+    if matches.opt_present("h") {
+        return Ok(Command::Help(usage()));
+    }
+    if matches.opt_present("version") {
+        return Ok(Command::Version);
+    }
+    if let Some(extra) = matches.free.first() {
+        return Err(ConfigError::cli(format!(
+            "unexpected argument '{extra}' (try -h)"
+        )));
+    }
+    if matches.opt_present("d") {
+        return Err(ConfigError::cli(
+            "-d/--daemon is not supported by midge: run it in the foreground under a service manager",
+        ));
+    }
+    let port_args = matches.opt_strs("p");
+    if port_args.len() > MAX_CMD_PORTS {
+        return Err(ConfigError::cli(format!(
+            "-p: at most {MAX_CMD_PORTS} ports can be given on the command line"
+        )));
+    }
+    let mut ports = Vec::with_capacity(port_args.len());
+    for arg in &port_args {
+        match arg.parse::<u16>() {
+            Ok(port) if port > 0 => ports.push(port),
+            _ => {
+                return Err(ConfigError::cli(format!(
+                    "-p: invalid port '{arg}': expected an integer from 1 to 65535"
+                )))
+            }
+        }
+    }
+    let mut config = match matches.opt_str("c") {
+        Some(file) => parse::load_raw(Path::new(&file))?,
+        None => Config::default(),
+    };
+    config.verbose = matches.opt_present("v");
+    config.finish(&ports);
+    Ok(Command::Run(config))
+}
+
+/// Reads and parses the config file at `path` (as `-c` does, `-p` aside);
+/// `include_dir` directories are read too. Returns the config, with the
+/// local-only listener when the file defines none, or the first error.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let mut config = parse::load_raw(path)?;
+    config.finish(&[]);
+    Ok(config)
+}
+
+/// Parses config `text`; `name` is the file name used in errors. Returns
+/// the config, with the local-only listener when the text defines none, or
+/// the first error.
+pub fn parse_str(name: &str, text: &str) -> Result<Config, ConfigError> {
+    let mut config = parse::parse_raw(name, text)?;
+    config.finish(&[]);
+    Ok(config)
+}
