@@ -17,6 +17,7 @@ pub mod broker;
 pub mod codec;
 pub mod config;
 pub mod outbuf;
+pub mod server;
 pub mod session;
 pub mod timer;
 pub mod topic;

@@ -1,1 +1,120 @@
-fn main() {}
+//! The `midge` binary: parse the command line and config file, set up
+//! logging, bind the listeners and run the event loop until SIGINT/SIGTERM.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::{error, info, warn};
+use midge::config::{self, Command, Config, LogDest};
+use midge::server::Server;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    match config::parse_args(&args) {
+        Err(e) => {
+            eprintln!("midge: {e}");
+            ExitCode::from(3)
+        }
+        Ok(Command::Help(usage)) => {
+            println!("{usage}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("midge version {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Run(config)) => run(config),
+    }
+}
+
+fn run(config: Config) -> ExitCode {
+    if let Err(e) = init_logging(&config) {
+        eprintln!("midge: cannot open log destination: {e}");
+        return ExitCode::from(1);
+    }
+    for w in &config.warnings {
+        warn!("{w}");
+    }
+    let mut server = match Server::bind(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = server.stop_on_signals() {
+        error!("cannot install signal handlers: {e}");
+        return ExitCode::from(1);
+    }
+    info!("midge version {} starting", env!("CARGO_PKG_VERSION"));
+    if let Some(file) = &config.config_file {
+        info!("config loaded from {}", file.display());
+    }
+    for (i, addr) in server.local_addrs().iter().enumerate() {
+        let anonymous = if config.anonymous_allowed(i) {
+            "anonymous access allowed"
+        } else {
+            "anonymous access refused"
+        };
+        info!("listening on {addr} ({anonymous})");
+    }
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("event loop failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Sends log lines, prefixed by Unix time as Mosquitto does, to every
+/// `log_dest`; `RUST_LOG` overrides the level chosen by `log_type`/`-v`.
+fn init_logging(config: &Config) -> io::Result<()> {
+    let mut sinks: Vec<Box<dyn Write + Send>> = Vec::new();
+    for dest in &config.log_dest {
+        match dest {
+            LogDest::Stdout => sinks.push(Box::new(io::stdout())),
+            LogDest::Stderr => sinks.push(Box::new(io::stderr())),
+            LogDest::File(path) => sinks.push(Box::new(
+                OpenOptions::new().create(true).append(true).open(path)?,
+            )),
+        }
+    }
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(config.log_filter());
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    builder
+        .format(|buf, record| {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            writeln!(buf, "{secs}: {}", record.args())
+        })
+        .target(env_logger::Target::Pipe(Box::new(Tee(sinks))))
+        .init();
+    Ok(())
+}
+
+/// Writes every log line to each destination.
+struct Tee(Vec<Box<dyn Write + Send>>);
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for sink in &mut self.0 {
+            sink.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        for sink in &mut self.0 {
+            sink.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -539,6 +539,11 @@ impl<T> Broker<T> {
         }
     }
 
+    /// Is any link waiting to be flushed?
+    pub fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
     /// Puts link `id` back on the flush list (its write budget ran out).
     pub fn mark_dirty(&mut self, id: usize) {
         if let Some(link) = self.links.get_mut(id) {

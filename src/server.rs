@@ -1,0 +1,403 @@
+//! The event loop: one mio `Poll` owns the listeners and every connection
+//! (held in the broker's link slab) and moves bytes between sockets and the
+//! broker.
+//!
+//! One turn:
+//! 1. poll, with the timeout of the broker's next timer (zero when work was
+//!    left over from the last turn);
+//! 2. accept until `WouldBlock`; read each readable connection until
+//!    `WouldBlock` or its read budget, handing the bytes to the broker after
+//!    each read;
+//! 3. run due timers;
+//! 4. flush every connection with output: one vectored write at a time,
+//!    up to a write budget; WRITABLE interest is requested only after a
+//!    short write and dropped once the queue is empty;
+//! 5. close the connections the broker ended, after a last flush.
+//!
+//! Reads and writes are capped per connection per turn so that one busy
+//! client cannot starve the others; a connection that hit a cap is served
+//! again next turn.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{error, info, warn};
+use mio::net::{TcpListener, TcpStream, UnixStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::broker::{Broker, CloseCause, ListenerPolicy, Settings, MQTT_MAX_PACKET};
+use crate::config::Config;
+use crate::session::QueueLimits;
+
+const WAKER: Token = Token(usize::MAX);
+const SIGNALS: Token = Token(usize::MAX - 1);
+/// Listener `i` has token `LISTENER_BASE + i`.
+const LISTENER_BASE: usize = usize::MAX - 1024;
+
+/// Bytes read from one connection per turn before others get their turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// Bytes written to one connection per turn.
+const WRITE_BUDGET: usize = 512 * 1024;
+/// Free space asked of a receive buffer before each read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Readiness events handled per poll.
+const EVENTS: usize = 1024;
+
+/// Stops a running [`Server`] from another thread.
+#[derive(Clone)]
+pub struct StopHandle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl StopHandle {
+    /// Asks the loop to close every connection and return from `run`.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Err(e) = self.waker.wake() {
+            warn!("could not wake the event loop: {e}");
+        }
+    }
+}
+
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    broker: Broker<TcpStream>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    signals: Option<UnixStream>,
+    /// Connections whose read budget ran out: read again next turn.
+    backlog: Vec<usize>,
+    scratch: Vec<usize>,
+}
+
+/// The broker's settings from the configuration.
+pub fn settings_from(config: &Config) -> Settings {
+    let listeners = config
+        .listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| ListenerPolicy {
+            allow_anonymous: config.anonymous_allowed(i),
+            max_connections: l.max_connections,
+        })
+        .collect();
+    Settings {
+        max_packet_size: match config.max_packet_size {
+            0 => MQTT_MAX_PACKET,
+            n => n as usize,
+        },
+        message_size_limit: config.message_size_limit as usize,
+        limits: QueueLimits {
+            max_inflight: config.inflight_window(),
+            max_queued: config.max_queued_messages,
+            max_queued_bytes: config.max_queued_bytes,
+        },
+        queue_qos0: config.queue_qos0_messages,
+        max_keepalive: config.max_keepalive,
+        retain_available: config.retain_available,
+        sys_interval: config.sys_interval,
+        persistent_client_expiration: config.persistent_client_expiration,
+        allow_zero_length_clientid: config.allow_zero_length_clientid,
+        listeners,
+        ..Settings::default()
+    }
+}
+
+impl Server {
+    /// Binds every listener of `config` (an error names the address) and
+    /// prepares the loop; nothing is accepted until [`Server::run`].
+    pub fn bind(config: &Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::with_capacity(config.listeners.len());
+        for (i, l) in config.listeners.iter().enumerate() {
+            let ip = l.bind.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+            let addr = SocketAddr::new(ip, l.port);
+            let mut listener = TcpListener::bind(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+            poll.registry().register(
+                &mut listener,
+                Token(LISTENER_BASE + i),
+                Interest::READABLE,
+            )?;
+            listeners.push(listener);
+        }
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let broker = Broker::new(settings_from(config), Instant::now());
+        Ok(Server {
+            poll,
+            listeners,
+            broker,
+            stop: Arc::new(AtomicBool::new(false)),
+            waker,
+            signals: None,
+            backlog: Vec::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The addresses actually bound (port 0 resolved), in listener order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// A handle that stops the loop from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            stop: self.stop.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Makes SIGINT and SIGTERM stop the loop (the process exits 0 after).
+    pub fn stop_on_signals(&mut self) -> io::Result<()> {
+        let (read, write) = StdUnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, write.try_clone()?)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, write)?;
+        let mut read = UnixStream::from_std(read);
+        self.poll
+            .registry()
+            .register(&mut read, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(read);
+        Ok(())
+    }
+
+    /// Serves until stopped; then closes every connection and returns.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(EVENTS);
+        loop {
+            let timeout = if !self.backlog.is_empty() || self.broker.has_dirty() {
+                Some(Duration::ZERO)
+            } else {
+                self.broker
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            let mut stopping = self.stop.load(Ordering::SeqCst);
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => {}
+                    SIGNALS => {
+                        self.drain_signals();
+                        info!("signal received: stopping");
+                        stopping = true;
+                    }
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE, now),
+                    Token(id) => {
+                        if ev.is_writable() {
+                            self.broker.mark_dirty(id);
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.read(id, now);
+                        }
+                    }
+                }
+            }
+            let backlog = std::mem::take(&mut self.backlog);
+            for id in backlog {
+                self.read(id, now);
+            }
+            self.broker.tick(now);
+            if stopping {
+                self.broker.shutdown(now);
+            }
+            self.flush(now);
+            self.close_ended();
+            if stopping {
+                info!("stopped");
+                return Ok(());
+            }
+        }
+    }
+
+    fn drain_signals(&mut self) {
+        if let Some(s) = self.signals.as_mut() {
+            let mut buf = [0u8; 64];
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+        }
+    }
+
+    /// Accepts every pending connection on listener `index`.
+    fn accept(&mut self, index: usize, now: Instant) {
+        loop {
+            let (stream, peer) = match self.listeners[index].accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of file descriptors, most likely: the pending
+                    // connection stays queued until one is freed.
+                    error!("accept on listener {index} failed: {e}");
+                    return;
+                }
+            };
+            if let Err(e) = stream.set_nodelay(true) {
+                warn!("TCP_NODELAY on {peer}: {e}");
+            }
+            let Ok(id) = self.broker.open_link(stream, peer, index, now) else {
+                continue; // refused and dropped: the socket closes
+            };
+            let registry = self.poll.registry();
+            let link = self.broker.link_mut(id).expect("link just opened");
+            if let Err(e) = registry.register(&mut link.io, Token(id), Interest::READABLE) {
+                warn!("cannot register connection from {peer}: {e}");
+                self.broker
+                    .link_lost(id, CloseCause::Io(e.to_string()), now);
+            }
+        }
+    }
+
+    /// Reads link `id` until `WouldBlock` or the read budget, handing the
+    /// bytes to the broker after every read.
+    fn read(&mut self, id: usize, now: Instant) {
+        let mut total = 0;
+        loop {
+            let Some(link) = self.broker.link_mut(id) else {
+                return;
+            };
+            if link.is_closing() {
+                return;
+            }
+            let start = link.rx.len();
+            link.rx.resize(start + READ_CHUNK, 0);
+            let result = link.io.read(&mut link.rx[start..]);
+            match result {
+                Ok(0) => {
+                    link.rx.truncate(start);
+                    self.broker.link_lost(id, CloseCause::SocketClosed, now);
+                    return;
+                }
+                Ok(n) => {
+                    link.rx.truncate(start + n);
+                    total += n;
+                    self.broker.process_input(id, now);
+                    if total >= READ_BUDGET {
+                        self.backlog.push(id);
+                        return;
+                    }
+                }
+                Err(e) => {
+                    link.rx.truncate(start);
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock => return,
+                        io::ErrorKind::Interrupted => continue,
+                        _ => {
+                            self.broker
+                                .link_lost(id, CloseCause::Io(e.to_string()), now);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes out every link with pending output.
+    fn flush(&mut self, now: Instant) {
+        let mut dirty = std::mem::take(&mut self.scratch);
+        self.broker.take_dirty(&mut dirty);
+        for &id in &dirty {
+            self.flush_link(id, now);
+        }
+        self.scratch = dirty;
+    }
+
+    fn flush_link(&mut self, id: usize, now: Instant) {
+        let registry = self.poll.registry();
+        let Some(link) = self.broker.link_mut(id) else {
+            return;
+        };
+        let mut written = 0;
+        let mut failed = None;
+        let mut over_budget = false;
+        while !link.tx.is_empty() {
+            if written >= WRITE_BUDGET {
+                over_budget = true;
+                break;
+            }
+            let slices = link.tx.io_slices();
+            let result = link.io.write_vectored(&slices);
+            drop(slices);
+            match result {
+                Ok(0) => {
+                    failed = Some(CloseCause::Io("write returned zero".into()));
+                    break;
+                }
+                Ok(n) => {
+                    link.tx.advance(n);
+                    written += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    failed = Some(CloseCause::Io(e.to_string()));
+                    break;
+                }
+            }
+        }
+        let drained = link.tx.is_empty();
+        let want_writable = !drained && !over_budget;
+        if want_writable != link.write_interest && !link.is_closing() {
+            let interest = if want_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if let Err(e) = set_interest(registry, link, id, interest) {
+                failed = Some(CloseCause::Io(e.to_string()));
+            }
+        }
+        self.broker.count_sent_bytes(written);
+        if let Some(cause) = failed {
+            self.broker.link_lost(id, cause, now);
+        } else if over_budget {
+            self.broker.mark_dirty(id);
+        } else if drained {
+            self.broker.output_drained(id, now);
+        }
+    }
+
+    /// Removes the links the broker ended, after one last write attempt.
+    fn close_ended(&mut self) {
+        let mut ended = std::mem::take(&mut self.scratch);
+        self.broker.take_closing(&mut ended);
+        for &id in &ended {
+            if let Some(link) = self.broker.link_mut(id) {
+                let slices = link.tx.io_slices();
+                let _ = link.io.write_vectored(&slices);
+            }
+            if let Some(mut io) = self.broker.remove_link(id) {
+                let _ = self.poll.registry().deregister(&mut io);
+            }
+        }
+        self.scratch = ended;
+    }
+}
+
+fn set_interest(
+    registry: &Registry,
+    link: &mut crate::broker::Link<TcpStream>,
+    id: usize,
+    interest: Interest,
+) -> io::Result<()> {
+    registry.reregister(&mut link.io, Token(id), interest)?;
+    link.write_interest = interest.is_writable();
+    Ok(())
+}
