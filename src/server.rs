@@ -42,8 +42,8 @@ const LISTENER_BASE: usize = usize::MAX - 1024;
 const READ_BUDGET: usize = 256 * 1024;
 /// Bytes written to one connection per turn.
 const WRITE_BUDGET: usize = 512 * 1024;
-/// Free space asked of a receive buffer before each read.
-const READ_CHUNK: usize = 16 * 1024;
+/// Size of the loop's one read buffer.
+const READ_CHUNK: usize = 64 * 1024;
 /// Readiness events handled per poll.
 const EVENTS: usize = 1024;
 
@@ -74,6 +74,7 @@ pub struct Server {
     /// Connections whose read budget ran out: read again next turn.
     backlog: Vec<usize>,
     scratch: Vec<usize>,
+    rx_scratch: Box<[u8]>,
 }
 
 /// The broker's settings from the configuration.
@@ -138,6 +139,7 @@ impl Server {
             signals: None,
             backlog: Vec::new(),
             scratch: Vec::new(),
+            rx_scratch: vec![0; READ_CHUNK].into_boxed_slice(),
         })
     }
 
@@ -266,6 +268,11 @@ impl Server {
 
     /// Reads link `id` until `WouldBlock` or the read budget, handing the
     /// bytes to the broker after every read.
+    ///
+    /// Each read lands in the loop's one scratch buffer and only the bytes
+    /// received are copied into the connection's own buffer: a connection
+    /// never holds more receive memory than the packets it has pending, and
+    /// no buffer is zero-filled ahead of a read.
     fn read(&mut self, id: usize, now: Instant) {
         let mut total = 0;
         loop {
@@ -275,17 +282,13 @@ impl Server {
             if link.is_closing() {
                 return;
             }
-            let start = link.rx.len();
-            link.rx.resize(start + READ_CHUNK, 0);
-            let result = link.io.read(&mut link.rx[start..]);
-            match result {
+            match link.io.read(&mut self.rx_scratch) {
                 Ok(0) => {
-                    link.rx.truncate(start);
                     self.broker.link_lost(id, CloseCause::SocketClosed, now);
                     return;
                 }
                 Ok(n) => {
-                    link.rx.truncate(start + n);
+                    link.rx.extend_from_slice(&self.rx_scratch[..n]);
                     total += n;
                     self.broker.process_input(id, now);
                     if total >= READ_BUDGET {
@@ -293,18 +296,15 @@ impl Server {
                         return;
                     }
                 }
-                Err(e) => {
-                    link.rx.truncate(start);
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => return,
-                        io::ErrorKind::Interrupted => continue,
-                        _ => {
-                            self.broker
-                                .link_lost(id, CloseCause::Io(e.to_string()), now);
-                            return;
-                        }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => return,
+                    io::ErrorKind::Interrupted => continue,
+                    _ => {
+                        self.broker
+                            .link_lost(id, CloseCause::Io(e.to_string()), now);
+                        return;
                     }
-                }
+                },
             }
         }
     }

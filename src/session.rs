@@ -104,11 +104,12 @@ pub struct Session {
     /// Inbound QoS 2 packet ids received and not yet released.
     pub incoming: Vec<u16>,
     next_packet_id: u16,
-    pub will: Option<Will>,
+    /// Boxed: most clients set none, and an idle session stays small.
+    pub will: Option<Box<Will>>,
     /// When the last connection ended (for expiry); `None` while connected.
     pub disconnected_at: Option<Instant>,
     /// Messages dropped because the queue was full (for the log).
-    pub dropped: u64,
+    pub dropped: u32,
     /// A retry timer is pending for this session.
     pub retry_armed: bool,
     /// Routing scratch: the message being routed and the highest QoS of

@@ -160,7 +160,7 @@ impl<T> Broker<T> {
         session.will = c.will.map(|mut w| {
             w.topic = w.topic.compact();
             w.payload = bytes::Bytes::copy_from_slice(&w.payload);
-            w
+            Box::new(w)
         });
         let generation = self.links[id].generation;
         let link = &mut self.links[id];
@@ -268,7 +268,8 @@ impl<T> Broker<T> {
     }
 
     /// A will becomes a message from the client that set it.
-    pub(super) fn publish_will(&mut self, sid: usize, will: codec::Will, now: Instant) {
+    pub(super) fn publish_will(&mut self, sid: usize, will: Box<codec::Will>, now: Instant) {
+        let will = *will;
         let client = self.sessions[sid].client_id.clone();
         info!("publishing will of client {client} on {}", will.topic);
         let msg = crate::session::Message {

@@ -186,8 +186,8 @@ pub struct Link<T> {
     generation: u32,
     state: LinkState,
     protocol: Protocol,
-    session: usize,
     keep_alive: u16,
+    session: usize,
     last_rx: Instant,
     dirty: bool,
 }

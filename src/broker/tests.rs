@@ -992,3 +992,13 @@ fn sys_topics_published_retained_and_not_matched_by_root_wildcards_mqtt_4_7_2_1(
     assert!(publishes(&got)[0].retain);
     assert!(payloads(&got)[0].starts_with("midge"));
 }
+
+#[test]
+fn per_connection_structures_stay_small() {
+    // Budget for the Pi Zero: 10,000 idle clients in a few megabytes.
+    let link = std::mem::size_of::<Link<mio::net::TcpStream>>();
+    let session = std::mem::size_of::<Session>();
+    println!("Link {link} B, Session {session} B");
+    assert!(link <= 200, "Link grew to {link} bytes");
+    assert!(session <= 224, "Session grew to {session} bytes");
+}
