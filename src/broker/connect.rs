@@ -268,8 +268,7 @@ impl<T> Broker<T> {
     }
 
     /// A will becomes a message from the client that set it.
-    pub(super) fn publish_will(&mut self, sid: usize, will: Box<codec::Will>, now: Instant) {
-        let will = *will;
+    pub(super) fn publish_will(&mut self, sid: usize, will: codec::Will, now: Instant) {
         let client = self.sessions[sid].client_id.clone();
         info!("publishing will of client {client} on {}", will.topic);
         let msg = crate::session::Message {

@@ -493,7 +493,7 @@ impl<T> Broker<T> {
         let will = session.will.take();
         if let Some(will) = will {
             if cause.publishes_will() {
-                self.publish_will(sid, will, now);
+                self.publish_will(sid, *will, now);
             }
         }
         self.session_detached(sid, now);
