@@ -104,6 +104,7 @@ pub fn settings_from(config: &Config) -> Settings {
         retain_available: config.retain_available,
         sys_interval: config.sys_interval,
         persistent_client_expiration: config.persistent_client_expiration,
+        retry_interval: config.retry_interval,
         allow_zero_length_clientid: config.allow_zero_length_clientid,
         listeners,
         ..Settings::default()

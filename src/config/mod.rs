@@ -242,6 +242,9 @@ pub struct Config {
     /// `persistent_client_expiration` (default never): a disconnected
     /// persistent MQTT 3.x session is dropped after this long.
     pub persistent_client_expiration: Option<Duration>,
+    /// `retry_interval` (default off): re-send an unacknowledged QoS 1/2
+    /// message on a live MQTT 3.x connection after this long.
+    pub retry_interval: Option<Duration>,
     /// `log_type` (default error, warning, notice, information). Several
     /// lines add up; `none` clears, `all` sets every kind. `-v` sets all.
     pub log_types: LogTypes,
@@ -281,6 +284,7 @@ impl Default for Config {
             check_retain_source: false,
             sys_interval: Some(Duration::from_secs(10)),
             persistent_client_expiration: None,
+            retry_interval: None,
             log_types: LogTypes::mosquitto_default(),
             log_dest: vec![LogDest::Stderr],
             include_dirs: Vec::new(),

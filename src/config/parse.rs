@@ -471,10 +471,17 @@ impl Parser {
                 }
                 other => return Err(line.invalid(other, "mqtt or websockets")),
             },
-            "retry_interval" => config.warnings.push(format!(
-                "{}:{}: retry_interval is ignored (mosquitto 2.0 no longer uses it)",
-                line.file, line.number
-            )),
+            // Mosquitto 2.0 ignores retry_interval and re-sends only on
+            // reconnect. midge honours it for 3.x clients (as Mosquitto 1.x
+            // did), since a config that still sets it asks for retries; 0
+            // turns it off, which is also the default.
+            "retry_interval" => {
+                let value = line.int(0, 65535, "an integer from 0 to 65535 seconds (0: off)")?;
+                config.retry_interval = u64::try_from(value)
+                    .ok()
+                    .filter(|&secs| secs > 0)
+                    .map(Duration::from_secs);
+            }
             other
                 if NOT_YET.contains(&other)
                     || other.starts_with("auth_opt_")

@@ -666,10 +666,16 @@ fn unknown_directive_is_refused() {
 }
 
 #[test]
-fn retry_interval_is_accepted_and_ignored_as_in_mosquitto() {
+fn retry_interval_enables_live_resends_and_zero_disables() {
+    assert_eq!(Config::default().retry_interval, None, "off by default");
     let c = parse("retry_interval 20\n");
-    assert_eq!(c.warnings.len(), 1);
-    assert!(c.warnings[0].contains("retry_interval is ignored"));
+    assert_eq!(c.retry_interval, Some(Duration::from_secs(20)));
+    assert!(c.warnings.is_empty());
+    assert_eq!(parse("retry_interval 0\n").retry_interval, None);
+    assert_eq!(
+        error("retry_interval soon\n"),
+        "midge.conf:1: retry_interval: invalid value 'soon': expected an integer from 0 to 65535 seconds (0: off)"
+    );
 }
 
 #[test]
