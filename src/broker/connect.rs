@@ -134,7 +134,7 @@ impl<T> Broker<T> {
         // [MQTT-3.1.4-2]; its will is published as it did not DISCONNECT.
         if let Some(&sid) = self.by_client_id.get(client_id.as_str()) {
             if let Some(old) = self.sessions[sid].link {
-                self.close_link(old, CloseCause::TakenOver, now);
+                self.close_link(old as usize, CloseCause::TakenOver, now);
             }
         }
         let existing = self.by_client_id.get(client_id.as_str()).copied();
@@ -153,7 +153,7 @@ impl<T> Broker<T> {
             ),
         };
         let session = &mut self.sessions[sid];
-        session.link = Some(id);
+        session.link = Some(id as u32);
         session.protocol = c.protocol;
         session.clean = c.clean_start;
         session.disconnected_at = None;
@@ -235,7 +235,7 @@ impl<T> Broker<T> {
     fn resume(&mut self, sid: usize, id: usize, now: Instant) {
         let session = &mut self.sessions[sid];
         let link = &mut self.links[id];
-        for f in session.inflight.iter_mut() {
+        for f in session.inflight_mut() {
             f.sent_at = Some(now);
             match f.state {
                 OutState::Published => {
@@ -253,7 +253,7 @@ impl<T> Broker<T> {
         }
         mark_dirty(&mut self.dirty, id, link);
         self.drain_queue(sid, now);
-        if !self.sessions[sid].inflight.is_empty() {
+        if self.sessions[sid].inflight_len() > 0 {
             self.schedule_retry(sid, now);
         }
     }

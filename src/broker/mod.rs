@@ -487,7 +487,7 @@ impl<T> Broker<T> {
         );
         session.link = None;
         session.disconnected_at = Some(now);
-        for f in session.inflight.iter_mut() {
+        for f in session.inflight_mut() {
             f.sent_at = None;
         }
         let will = session.will.take();

@@ -201,9 +201,10 @@ impl<T> Broker<T> {
         let session = &mut self.sessions[sid];
         match session.link {
             Some(lid) => {
+                let lid = lid as usize;
                 let link = &mut self.links[lid];
                 let room = link.tx.len() < TX_HIGH_WATER
-                    && session.queue.is_empty()
+                    && session.queue_is_empty()
                     && (qos == QoS::AtMostOnce || session.window_open(&limits));
                 if room {
                     let packet_id = if qos == QoS::AtMostOnce {
@@ -221,7 +222,7 @@ impl<T> Broker<T> {
                     write_publish(link, msg, qos, retain, false, packet_id);
                     mark_dirty(&mut self.dirty, lid, link);
                     self.stats.messages_sent += 1;
-                    if qos != QoS::AtMostOnce && session.inflight.len() == 1 {
+                    if qos != QoS::AtMostOnce && session.inflight_len() == 1 {
                         self.schedule_retry(sid, now);
                     }
                     return;
@@ -258,11 +259,11 @@ impl<T> Broker<T> {
         let Some(session) = self.sessions.get_mut(sid) else {
             return;
         };
-        let Some(lid) = session.link else {
+        let Some(lid) = session.link.map(|l| l as usize) else {
             return;
         };
         let link = &mut self.links[lid];
-        let had_inflight = !session.inflight.is_empty();
+        let had_inflight = session.inflight_len() > 0;
         let mut sent = false;
         while let Some(needs_window) = session.front_needs_window() {
             if link.tx.len() >= TX_HIGH_WATER || (needs_window && !session.window_open(&limits)) {
@@ -283,7 +284,7 @@ impl<T> Broker<T> {
         }
         if sent {
             mark_dirty(&mut self.dirty, lid, link);
-            if !had_inflight && !session.inflight.is_empty() {
+            if !had_inflight && session.inflight_len() > 0 {
                 self.schedule_retry(sid, now);
             }
         }
@@ -295,7 +296,7 @@ impl<T> Broker<T> {
         if let Some(link) = self.links.get(id) {
             if link.state == LinkState::Connected {
                 let sid = link.session;
-                if !self.sessions[sid].queue.is_empty() {
+                if !self.sessions[sid].queue_is_empty() {
                     self.drain_queue(sid, now);
                 }
             }
@@ -370,13 +371,7 @@ impl<T> Broker<T> {
             return;
         }
         s.retry_armed = true;
-        let at = s
-            .inflight
-            .iter()
-            .filter_map(|f| f.sent_at)
-            .min()
-            .unwrap_or(now)
-            + every;
+        let at = s.inflight().filter_map(|f| f.sent_at).min().unwrap_or(now) + every;
         let generation = s.generation;
         self.timers.schedule(
             at,
@@ -400,12 +395,12 @@ impl<T> Broker<T> {
             return;
         }
         s.retry_armed = false;
-        let Some(lid) = s.link else {
+        let Some(lid) = s.link.map(|l| l as usize) else {
             return;
         };
         let link = &mut self.links[lid];
         let mut resent = 0;
-        for f in s.inflight.iter_mut() {
+        for f in s.inflight_mut() {
             if f.sent_at.is_some_and(|at| at + every <= now) {
                 f.sent_at = Some(now);
                 resent += 1;
@@ -428,7 +423,7 @@ impl<T> Broker<T> {
             );
             mark_dirty(&mut self.dirty, lid, link);
         }
-        if !s.inflight.is_empty() {
+        if s.inflight_len() > 0 {
             self.schedule_retry(sid, now);
         }
     }

@@ -1000,5 +1000,5 @@ fn per_connection_structures_stay_small() {
     let session = std::mem::size_of::<Session>();
     println!("Link {link} B, Session {session} B");
     assert!(link <= 200, "Link grew to {link} bytes");
-    assert!(session <= 224, "Session grew to {session} bytes");
+    assert!(session <= 120, "Session grew to {session} bytes");
 }
