@@ -71,7 +71,7 @@ impl<T> Broker<T> {
             );
             return;
         }
-        let listener = self.links[id].listener;
+        let listener = usize::from(self.links[id].listener);
         let anonymous_ok = self
             .settings
             .listeners
@@ -165,7 +165,7 @@ impl<T> Broker<T> {
         let generation = self.links[id].generation;
         let link = &mut self.links[id];
         link.state = LinkState::Connected;
-        link.session = sid;
+        link.session = sid as u32;
         link.keep_alive = c.keep_alive;
         self.stats.connected += 1;
         self.stats.connects_total += 1;
@@ -260,7 +260,7 @@ impl<T> Broker<T> {
 
     /// DISCONNECT: a normal end; the will is discarded [MQTT-3.14.4-3].
     pub(super) fn handle_disconnect(&mut self, id: usize, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         if let Some(s) = self.sessions.get_mut(sid) {
             s.will = None;
         }

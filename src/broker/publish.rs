@@ -51,7 +51,7 @@ impl<T> Broker<T> {
         self.stats.messages_received += 1;
         let (sid, protocol) = {
             let l = &self.links[id];
-            (l.session, l.protocol)
+            (l.sid(), l.protocol)
         };
         if !valid_topic_name(&p.topic) {
             if protocol.is_v5() {
@@ -295,7 +295,7 @@ impl<T> Broker<T> {
     pub fn output_drained(&mut self, id: usize, now: Instant) {
         if let Some(link) = self.links.get(id) {
             if link.state == LinkState::Connected {
-                let sid = link.session;
+                let sid = link.sid();
                 if !self.sessions[sid].queue_is_empty() {
                     self.drain_queue(sid, now);
                 }
@@ -304,7 +304,7 @@ impl<T> Broker<T> {
     }
 
     pub(super) fn handle_puback(&mut self, id: usize, packet_id: u16, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         if self.sessions[sid].puback(packet_id) {
             self.drain_queue(sid, now);
         } else {
@@ -316,7 +316,7 @@ impl<T> Broker<T> {
     }
 
     pub(super) fn handle_pubrec(&mut self, id: usize, packet_id: u16, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         if self.sessions[sid].pubrec(packet_id, now) {
             self.send_ack(id, Packet::PubRel, packet_id, reason::SUCCESS);
         } else {
@@ -338,7 +338,7 @@ impl<T> Broker<T> {
     /// PUBREL: always answered with PUBCOMP [MQTT-4.3.3-?]; the id is free
     /// for a new message afterwards.
     pub(super) fn handle_pubrel(&mut self, id: usize, packet_id: u16) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         let known = self.sessions[sid].release_qos2(packet_id);
         let code = if known || !self.links[id].protocol.is_v5() {
             reason::SUCCESS
@@ -349,7 +349,7 @@ impl<T> Broker<T> {
     }
 
     pub(super) fn handle_pubcomp(&mut self, id: usize, packet_id: u16, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         if self.sessions[sid].pubcomp(packet_id) {
             self.drain_queue(sid, now);
         } else {
