@@ -119,8 +119,10 @@ pub struct Session {
     pub generation: u32,
     /// Messages dropped because the queue was full (for the log).
     pub dropped: u32,
-    /// Filters this session subscribes to (the topic tree holds the options).
-    pub filters: Vec<ByteStr>,
+    /// Filters this session subscribes to (the topic tree holds the options),
+    /// kept to unsubscribe them all when the session ends. Plain boxed
+    /// strings, grown one at a time at first: most clients hold one filter.
+    filters: Vec<Box<str>>,
     /// In flight, queued and inbound QoS 2 state; `None` while all empty.
     books: Option<Box<Books>>,
     /// Boxed: most clients set none, and an idle session stays small.
@@ -151,6 +153,27 @@ impl Session {
             disconnected_at: None,
             route_stamp: 0,
         }
+    }
+
+    /// Called when the topic tree took a new subscription of this session.
+    pub fn add_filter(&mut self, filter: &str) {
+        if self.filters.capacity() == 0 {
+            self.filters.reserve_exact(1);
+        }
+        self.filters.push(filter.into());
+    }
+
+    /// Called when the topic tree dropped a subscription of this session.
+    pub fn remove_filter(&mut self, filter: &str) {
+        if let Some(i) = self.filters.iter().position(|f| **f == *filter) {
+            self.filters.swap_remove(i);
+        }
+    }
+
+    /// The filters this session subscribes to, for removing them all when
+    /// the session ends.
+    pub fn filters(&self) -> impl Iterator<Item = &str> {
+        self.filters.iter().map(|f| &**f)
     }
 
     /// The books, allocated on first use.

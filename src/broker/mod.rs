@@ -572,7 +572,7 @@ impl<T> Broker<T> {
     /// Forgets session `sid`: its subscriptions, queue and in-flight state.
     fn remove_session(&mut self, sid: usize) {
         let session = self.sessions.remove(sid);
-        for filter in &session.filters {
+        for filter in session.filters() {
             self.tree.unsubscribe(filter, sid as u32);
         }
         self.by_client_id.remove(session.client_id.as_str());

@@ -37,7 +37,7 @@ impl<T> Broker<T> {
                 .tree
                 .subscribe(&filter, sid as u32, Subscription { options })
             {
-                session.filters.push(filter.clone());
+                session.add_filter(&filter);
             }
             debug!(
                 "client {} subscribed to {filter} at QoS {}",
@@ -74,9 +74,7 @@ impl<T> Broker<T> {
             let session = &mut self.sessions[sid];
             let removed = self.tree.unsubscribe(filter, sid as u32).is_some();
             if removed {
-                if let Some(i) = session.filters.iter().position(|f| f == filter) {
-                    session.filters.swap_remove(i);
-                }
+                session.remove_filter(filter);
                 debug!("client {} unsubscribed from {filter}", session.client_id);
             }
             codes.push(if removed {
