@@ -103,7 +103,8 @@ impl Books {
 
 #[derive(Debug)]
 pub struct Session {
-    pub client_id: ByteStr,
+    /// One allocation, shared with the broker's index by client id.
+    pub client_id: Rc<str>,
     /// The link index of the connection using this session, if any.
     pub link: Option<u32>,
     pub protocol: Protocol,
@@ -136,7 +137,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(client_id: ByteStr, protocol: Protocol, clean: bool, generation: u32) -> Session {
+    pub fn new(client_id: Rc<str>, protocol: Protocol, clean: bool, generation: u32) -> Session {
         Session {
             client_id,
             link: None,
@@ -429,7 +430,7 @@ mod tests {
 
     #[test]
     fn packet_ids_skip_zero_and_ids_in_use() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         s.next_packet_id = 65534;
         let a = s.next_packet_id();
         s.push_inflight(a, msg(QoS::AtLeastOnce, 1), None);
@@ -443,7 +444,7 @@ mod tests {
 
     #[test]
     fn qos2_outbound_flow() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         let t = Instant::now();
         s.push_inflight(7, msg(QoS::ExactlyOnce, 1), Some(t));
         assert!(!s.puback(7), "PUBACK does not complete a QoS 2 message");
@@ -461,7 +462,7 @@ mod tests {
 
     #[test]
     fn queue_full_drops_new_qos0_and_evicts_old_qos0_for_qos1() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         let l = limits(2, 0);
         assert_eq!(s.enqueue(msg(QoS::AtMostOnce, 1), &l), Enqueued::Yes);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 1), &l), Enqueued::Yes);
@@ -477,7 +478,7 @@ mod tests {
 
     #[test]
     fn queue_byte_limit() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         let l = limits(0, 10);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 6), &l), Enqueued::Yes);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 6), &l), Enqueued::Dropped);
@@ -489,7 +490,7 @@ mod tests {
 
     #[test]
     fn inbound_qos2_ids_are_exactly_once() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         assert!(s.receive_qos2(5));
         assert!(
             !s.receive_qos2(5),

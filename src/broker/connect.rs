@@ -2,14 +2,13 @@
 //! policy, session take-over, clean or resumed sessions, and the resend of
 //! unacknowledged messages on resume.
 
+use std::rc::Rc;
 use std::time::Instant;
 
 use log::{info, warn};
 
 use super::{keep_alive_window, mark_dirty, Broker, CloseCause, LinkState, Timer};
-use crate::codec::{
-    self, connack, reason, ByteStr, ConnAck, Connect, DecodeError, Packet, Protocol,
-};
+use crate::codec::{self, connack, reason, ConnAck, Connect, DecodeError, Packet, Protocol};
 use crate::session::{OutState, Session};
 
 impl<T> Broker<T> {
@@ -132,12 +131,12 @@ impl<T> Broker<T> {
 
         // Take-over: the existing connection with this id is closed
         // [MQTT-3.1.4-2]; its will is published as it did not DISCONNECT.
-        if let Some(&sid) = self.by_client_id.get(client_id.as_str()) {
+        if let Some(&sid) = self.by_client_id.get(&*client_id) {
             if let Some(old) = self.sessions[sid].link {
                 self.close_link(old as usize, CloseCause::TakenOver, now);
             }
         }
-        let existing = self.by_client_id.get(client_id.as_str()).copied();
+        let existing = self.by_client_id.get(&*client_id).copied();
         let (sid, session_present) = match existing {
             Some(sid) if !c.clean_start => (sid, true),
             Some(sid) => {
@@ -198,9 +197,9 @@ impl<T> Broker<T> {
 
     /// Picks the client identifier: the client's own, or a generated one for
     /// an empty identifier with a clean session [MQTT-3.1.3-6, MQTT-3.1.3-8].
-    fn client_identifier(&mut self, c: &Connect) -> Result<ByteStr, &'static str> {
+    fn client_identifier(&mut self, c: &Connect) -> Result<Rc<str>, &'static str> {
         if !c.client_id.is_empty() {
-            return Ok(c.client_id.compact());
+            return Ok(Rc::from(c.client_id.as_str()));
         }
         if c.protocol == Protocol::V31 {
             return Err("MQTT 3.1 requires a client identifier");
@@ -215,12 +214,12 @@ impl<T> Broker<T> {
             self.next_client_number += 1;
             let candidate = format!("midge-{:08x}-{}", self.id_seed, self.next_client_number);
             if !self.by_client_id.contains_key(candidate.as_str()) {
-                return Ok(ByteStr::from(candidate));
+                return Ok(Rc::from(candidate));
             }
         }
     }
 
-    fn create_session(&mut self, client_id: ByteStr, protocol: Protocol, clean: bool) -> usize {
+    fn create_session(&mut self, client_id: Rc<str>, protocol: Protocol, clean: bool) -> usize {
         let generation = self.generation();
         let sid =
             self.sessions

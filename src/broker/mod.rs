@@ -23,13 +23,14 @@ mod tests;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use log::{debug, warn};
 use slab::Slab;
 
-use crate::codec::{self, ByteStr, DecodeError, Packet, Protocol, SubOptions};
+use crate::codec::{self, DecodeError, Packet, Protocol, SubOptions};
 use crate::outbuf::OutBuf;
 use crate::session::{QueueLimits, Session, SharedMessage};
 use crate::timer::TimerWheel;
@@ -269,7 +270,8 @@ pub struct Broker<T> {
     settings: Settings,
     links: Slab<Link<T>>,
     sessions: Slab<Session>,
-    by_client_id: HashMap<ByteStr, usize>,
+    /// Shares each session's client id allocation.
+    by_client_id: HashMap<Rc<str>, usize>,
     tree: TopicTree<Subscription>,
     retained: RetainedStore<SharedMessage>,
     timers: TimerWheel<Timer>,
@@ -575,7 +577,7 @@ impl<T> Broker<T> {
         for filter in session.filters() {
             self.tree.unsubscribe(filter, sid as u32);
         }
-        self.by_client_id.remove(session.client_id.as_str());
+        self.by_client_id.remove(&*session.client_id);
     }
 
     /// Links with output to flush since the last call (each once).
