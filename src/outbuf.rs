@@ -25,26 +25,28 @@ const MAX_IOVECS: usize = 64;
 /// The first staging allocation; it grows as needed.
 const STAGING_MIN: usize = 512;
 
-/// The queue; boxed so that a connection with nothing to send carries one
-/// null pointer instead of 72 bytes.
+/// The queue. The staging buffer is allocated only while bytes are staged.
+/// The shared-chunk list lives behind a pointer that stays null until the
+/// first large payload; it is then kept (as its capacity was before), so a
+/// busy subscriber does not allocate it again for every message.
 #[derive(Debug, Default)]
-pub struct OutBuf(Option<Box<Pending>>);
-
-#[derive(Debug, Default)]
-struct Pending {
-    /// Frozen chunks, oldest first; the staging bytes come after them.
-    chunks: VecDeque<Bytes>,
-    /// Total length of `chunks`.
-    chunks_len: usize,
+pub struct OutBuf {
     staging: BytesMut,
+    chunks: Option<Box<Chunks>>,
+}
+
+/// Frozen chunks, oldest first; the staging bytes come after them.
+#[derive(Debug, Default)]
+struct Chunks {
+    queue: VecDeque<Bytes>,
+    /// Total length of `queue`.
+    len: usize,
 }
 
 impl OutBuf {
     /// Bytes waiting to be written.
     pub fn len(&self) -> usize {
-        self.0
-            .as_ref()
-            .map_or(0, |p| p.chunks_len + p.staging.len())
+        self.chunks.as_ref().map_or(0, |c| c.len) + self.staging.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -54,11 +56,10 @@ impl OutBuf {
     /// The staging buffer, for an encoder to append a packet (or a packet's
     /// header) to.
     pub fn staging(&mut self) -> &mut BytesMut {
-        let p = self.0.get_or_insert_with(Box::default);
-        if p.staging.capacity() == 0 {
-            p.staging.reserve(STAGING_MIN);
+        if self.staging.capacity() == 0 {
+            self.staging.reserve(STAGING_MIN);
         }
-        &mut p.staging
+        &mut self.staging
     }
 
     /// Appends a payload after whatever was staged: copied when small,
@@ -67,25 +68,28 @@ impl OutBuf {
         if payload.len() <= INLINE_PAYLOAD_MAX {
             self.staging().extend_from_slice(payload);
         } else {
-            let p = self.0.get_or_insert_with(Box::default);
-            p.seal();
-            p.chunks_len += payload.len();
-            p.chunks.push_back(payload.clone());
+            let chunks = self.chunks.get_or_insert_with(Box::default);
+            if !self.staging.is_empty() {
+                // Seal the staged bytes into a chunk of their own.
+                let staged = self.staging.split().freeze();
+                chunks.len += staged.len();
+                chunks.queue.push_back(staged);
+            }
+            chunks.len += payload.len();
+            chunks.queue.push_back(payload.clone());
         }
     }
 
     /// The pending bytes as at most `MAX_IOVECS` slices, oldest first, for
     /// one vectored write.
     pub fn io_slices(&self) -> Vec<IoSlice<'_>> {
-        let Some(p) = self.0.as_ref() else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(p.chunks.len().min(MAX_IOVECS) + 1);
-        for chunk in p.chunks.iter().take(MAX_IOVECS) {
+        let queue = self.chunks.as_ref().map(|c| &c.queue);
+        let mut out = Vec::with_capacity(queue.map_or(0, |q| q.len().min(MAX_IOVECS)) + 1);
+        for chunk in queue.into_iter().flatten().take(MAX_IOVECS) {
             out.push(IoSlice::new(chunk));
         }
-        if out.len() < MAX_IOVECS && !p.staging.is_empty() {
-            out.push(IoSlice::new(&p.staging));
+        if out.len() < MAX_IOVECS && !self.staging.is_empty() {
+            out.push(IoSlice::new(&self.staging));
         }
         out
     }
@@ -93,42 +97,40 @@ impl OutBuf {
     /// Drops the first `n` bytes, which were written.
     pub fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.len());
-        let Some(p) = self.0.as_mut() else {
-            return;
-        };
         while n > 0 {
-            match p.chunks.front_mut() {
-                Some(front) if front.len() <= n => {
+            let chunks = self.chunks.as_deref_mut();
+            match chunks.and_then(|c| c.queue.front_mut().map(|f| (f, &mut c.len))) {
+                Some((front, len)) if front.len() <= n => {
                     n -= front.len();
-                    p.chunks_len -= front.len();
-                    p.chunks.pop_front();
+                    *len -= front.len();
+                    if let Some(c) = self.chunks.as_mut() {
+                        c.queue.pop_front();
+                    }
                 }
-                Some(front) => {
+                Some((front, len)) => {
                     front.advance(n);
-                    p.chunks_len -= n;
+                    *len -= n;
                     n = 0;
                 }
                 None => {
-                    p.staging.advance(n.min(p.staging.len()));
+                    self.staging.advance(n.min(self.staging.len()));
                     n = 0;
                 }
             }
         }
         if self.is_empty() {
             // An idle connection holds no buffer.
-            self.0 = None;
+            self.staging = BytesMut::new();
         }
     }
 
     /// Everything pending, concatenated (tests and diagnostics).
     pub fn to_vec(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.len());
-        if let Some(p) = self.0.as_ref() {
-            for c in &p.chunks {
-                v.extend_from_slice(c);
-            }
-            v.extend_from_slice(&p.staging);
+        for c in self.shared_chunks() {
+            v.extend_from_slice(c);
         }
+        v.extend_from_slice(&self.staging);
         v
     }
 
@@ -141,18 +143,7 @@ impl OutBuf {
 
     /// The payloads queued as shared chunks rather than copies (tests).
     pub fn shared_chunks(&self) -> impl Iterator<Item = &Bytes> {
-        self.0.iter().flat_map(|p| p.chunks.iter())
-    }
-}
-
-impl Pending {
-    /// Moves the staged bytes into a chunk of their own.
-    fn seal(&mut self) {
-        if !self.staging.is_empty() {
-            let staged = self.staging.split().freeze();
-            self.chunks_len += staged.len();
-            self.chunks.push_back(staged);
-        }
+        self.chunks.iter().flat_map(|c| c.queue.iter())
     }
 }
 
@@ -198,6 +189,6 @@ mod tests {
         assert_eq!(out.io_slices().len(), 1);
         out.advance(1);
         assert!(out.is_empty());
-        assert!(out.0.is_none(), "an idle queue holds no buffer");
+        assert_eq!(out.staging.capacity(), 0, "an idle queue holds no buffer");
     }
 }
