@@ -25,19 +25,28 @@ const MAX_IOVECS: usize = 64;
 /// The first staging allocation; it grows as needed.
 const STAGING_MIN: usize = 512;
 
+/// The queue. The staging buffer is allocated only while bytes are staged.
+/// The shared-chunk list lives behind a pointer that stays null until the
+/// first large payload; it is then kept (as its capacity was before), so a
+/// busy subscriber does not allocate it again for every message.
 #[derive(Debug, Default)]
 pub struct OutBuf {
-    /// Frozen chunks, oldest first; the staging bytes come after them.
-    chunks: VecDeque<Bytes>,
-    /// Total length of `chunks`.
-    chunks_len: usize,
     staging: BytesMut,
+    chunks: Option<Box<Chunks>>,
+}
+
+/// Frozen chunks, oldest first; the staging bytes come after them.
+#[derive(Debug, Default)]
+struct Chunks {
+    queue: VecDeque<Bytes>,
+    /// Total length of `queue`.
+    len: usize,
 }
 
 impl OutBuf {
     /// Bytes waiting to be written.
     pub fn len(&self) -> usize {
-        self.chunks_len + self.staging.len()
+        self.chunks.as_ref().map_or(0, |c| c.len) + self.staging.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -59,26 +68,24 @@ impl OutBuf {
         if payload.len() <= INLINE_PAYLOAD_MAX {
             self.staging().extend_from_slice(payload);
         } else {
-            self.seal();
-            self.chunks_len += payload.len();
-            self.chunks.push_back(payload.clone());
-        }
-    }
-
-    /// Moves the staged bytes into a chunk of their own.
-    fn seal(&mut self) {
-        if !self.staging.is_empty() {
-            let staged = self.staging.split().freeze();
-            self.chunks_len += staged.len();
-            self.chunks.push_back(staged);
+            let chunks = self.chunks.get_or_insert_with(Box::default);
+            if !self.staging.is_empty() {
+                // Seal the staged bytes into a chunk of their own.
+                let staged = self.staging.split().freeze();
+                chunks.len += staged.len();
+                chunks.queue.push_back(staged);
+            }
+            chunks.len += payload.len();
+            chunks.queue.push_back(payload.clone());
         }
     }
 
     /// The pending bytes as at most `MAX_IOVECS` slices, oldest first, for
     /// one vectored write.
     pub fn io_slices(&self) -> Vec<IoSlice<'_>> {
-        let mut out = Vec::with_capacity(self.chunks.len().min(MAX_IOVECS) + 1);
-        for chunk in self.chunks.iter().take(MAX_IOVECS) {
+        let queue = self.chunks.as_ref().map(|c| &c.queue);
+        let mut out = Vec::with_capacity(queue.map_or(0, |q| q.len().min(MAX_IOVECS)) + 1);
+        for chunk in queue.into_iter().flatten().take(MAX_IOVECS) {
             out.push(IoSlice::new(chunk));
         }
         if out.len() < MAX_IOVECS && !self.staging.is_empty() {
@@ -91,15 +98,18 @@ impl OutBuf {
     pub fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.len());
         while n > 0 {
-            match self.chunks.front_mut() {
-                Some(front) if front.len() <= n => {
+            let chunks = self.chunks.as_deref_mut();
+            match chunks.and_then(|c| c.queue.front_mut().map(|f| (f, &mut c.len))) {
+                Some((front, len)) if front.len() <= n => {
                     n -= front.len();
-                    self.chunks_len -= front.len();
-                    self.chunks.pop_front();
+                    *len -= front.len();
+                    if let Some(c) = self.chunks.as_mut() {
+                        c.queue.pop_front();
+                    }
                 }
-                Some(front) => {
+                Some((front, len)) => {
                     front.advance(n);
-                    self.chunks_len -= n;
+                    *len -= n;
                     n = 0;
                 }
                 None => {
@@ -117,7 +127,7 @@ impl OutBuf {
     /// Everything pending, concatenated (tests and diagnostics).
     pub fn to_vec(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.len());
-        for c in &self.chunks {
+        for c in self.shared_chunks() {
             v.extend_from_slice(c);
         }
         v.extend_from_slice(&self.staging);
@@ -133,7 +143,7 @@ impl OutBuf {
 
     /// The payloads queued as shared chunks rather than copies (tests).
     pub fn shared_chunks(&self) -> impl Iterator<Item = &Bytes> {
-        self.chunks.iter()
+        self.chunks.iter().flat_map(|c| c.queue.iter())
     }
 }
 

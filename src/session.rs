@@ -83,68 +83,140 @@ pub struct QueueLimits {
     pub max_queued_bytes: usize,
 }
 
+/// The message books of a session: allocated on first use and freed when
+/// empty again, so an idle session carries one pointer instead of them.
+#[derive(Debug, Default)]
+struct Books {
+    inflight: VecDeque<Inflight>,
+    queue: VecDeque<Queued>,
+    queued_bytes: usize,
+    queued_qos0: usize,
+    /// Inbound QoS 2 packet ids received and not yet released.
+    incoming: Vec<u16>,
+}
+
+impl Books {
+    fn is_empty(&self) -> bool {
+        self.inflight.is_empty() && self.queue.is_empty() && self.incoming.is_empty()
+    }
+}
+
 #[derive(Debug)]
 pub struct Session {
-    pub client_id: ByteStr,
+    /// One allocation, shared with the broker's index by client id.
+    pub client_id: Rc<str>,
     /// The link index of the connection using this session, if any.
-    pub link: Option<usize>,
+    pub link: Option<u32>,
     pub protocol: Protocol,
     /// A 3.x clean session (or MQTT 5 session expiry 0): state is dropped
     /// when the connection ends.
     pub clean: bool,
+    /// A retry timer is pending for this session.
+    pub retry_armed: bool,
+    pub route_qos: QoS,
+    next_packet_id: u16,
     /// Distinguishes this session from a later one in the same slab slot
     /// (timer keys carry it).
     pub generation: u32,
-    /// Filters this session subscribes to (the topic tree holds the options).
-    pub filters: Vec<ByteStr>,
-    pub inflight: VecDeque<Inflight>,
-    pub queue: VecDeque<Queued>,
-    queued_bytes: usize,
-    queued_qos0: usize,
-    /// Inbound QoS 2 packet ids received and not yet released.
-    pub incoming: Vec<u16>,
-    next_packet_id: u16,
+    /// Messages dropped because the queue was full (for the log).
+    pub dropped: u32,
+    /// Filters this session subscribes to (the topic tree holds the options),
+    /// kept to unsubscribe them all when the session ends. Plain boxed
+    /// strings, grown one at a time at first: most clients hold one filter.
+    filters: Vec<Box<str>>,
+    /// In flight, queued and inbound QoS 2 state; `None` while all empty.
+    books: Option<Box<Books>>,
     /// Boxed: most clients set none, and an idle session stays small.
     pub will: Option<Box<Will>>,
     /// When the last connection ended (for expiry); `None` while connected.
     pub disconnected_at: Option<Instant>,
-    /// Messages dropped because the queue was full (for the log).
-    pub dropped: u32,
-    /// A retry timer is pending for this session.
-    pub retry_armed: bool,
-    /// Routing scratch: the message being routed and the highest QoS of
-    /// this session's matching subscriptions (see `Broker::route`).
+    /// Routing scratch: the message being routed and (in `route_qos`) the
+    /// highest QoS of this session's matching subscriptions (see
+    /// `Broker::route`).
     pub route_stamp: u64,
-    pub route_qos: QoS,
 }
 
 impl Session {
-    pub fn new(client_id: ByteStr, protocol: Protocol, clean: bool, generation: u32) -> Session {
+    pub fn new(client_id: Rc<str>, protocol: Protocol, clean: bool, generation: u32) -> Session {
         Session {
             client_id,
             link: None,
             protocol,
             clean,
-            generation,
-            filters: Vec::new(),
-            inflight: VecDeque::new(),
-            queue: VecDeque::new(),
-            queued_bytes: 0,
-            queued_qos0: 0,
-            incoming: Vec::new(),
+            retry_armed: false,
+            route_qos: QoS::AtMostOnce,
             next_packet_id: 0,
+            generation,
+            dropped: 0,
+            filters: Vec::new(),
+            books: None,
             will: None,
             disconnected_at: None,
-            dropped: 0,
-            retry_armed: false,
             route_stamp: 0,
-            route_qos: QoS::AtMostOnce,
         }
+    }
+
+    /// Called when the topic tree took a new subscription of this session.
+    pub fn add_filter(&mut self, filter: &str) {
+        if self.filters.capacity() == 0 {
+            self.filters.reserve_exact(1);
+        }
+        self.filters.push(filter.into());
+    }
+
+    /// Called when the topic tree dropped a subscription of this session.
+    pub fn remove_filter(&mut self, filter: &str) {
+        if let Some(i) = self.filters.iter().position(|f| **f == *filter) {
+            self.filters.swap_remove(i);
+        }
+    }
+
+    /// The filters this session subscribes to, for removing them all when
+    /// the session ends.
+    pub fn filters(&self) -> impl Iterator<Item = &str> {
+        self.filters.iter().map(|f| &**f)
+    }
+
+    /// The books, allocated on first use.
+    fn books_mut(&mut self) -> &mut Books {
+        self.books.get_or_insert_with(Box::default)
+    }
+
+    /// Frees the books once nothing is in them.
+    fn release_if_empty(&mut self) {
+        if self.books.as_ref().is_some_and(|b| b.is_empty()) {
+            self.books = None;
+        }
+    }
+
+    /// Messages in flight, oldest first.
+    pub fn inflight(&self) -> impl Iterator<Item = &Inflight> {
+        self.books.iter().flat_map(|b| b.inflight.iter())
+    }
+
+    /// Messages in flight, oldest first, for the broker to re-send them.
+    pub fn inflight_mut(&mut self) -> impl Iterator<Item = &mut Inflight> {
+        self.books.iter_mut().flat_map(|b| b.inflight.iter_mut())
+    }
+
+    /// Number of messages in flight.
+    pub fn inflight_len(&self) -> usize {
+        self.books.as_ref().map_or(0, |b| b.inflight.len())
+    }
+
+    /// Messages queued behind the window, oldest first.
+    pub fn queued(&self) -> impl Iterator<Item = &Queued> {
+        self.books.iter().flat_map(|b| b.queue.iter())
+    }
+
+    /// True when no message is queued behind the window.
+    pub fn queue_is_empty(&self) -> bool {
+        self.books.as_ref().is_none_or(|b| b.queue.is_empty())
     }
 
     /// Is there room for one more message in flight?
     pub fn window_open(&self, limits: &QueueLimits) -> bool {
-        self.inflight.len() < usize::from(limits.max_inflight)
+        self.inflight_len() < usize::from(limits.max_inflight)
     }
 
     /// Allocates the next free packet id (1..=65535, skipping ids in use).
@@ -156,7 +228,7 @@ impl Session {
                 self.next_packet_id = 1;
             }
             let id = self.next_packet_id;
-            if !self.inflight.iter().any(|f| f.packet_id == id) {
+            if !self.inflight().any(|f| f.packet_id == id) {
                 return id;
             }
         }
@@ -164,7 +236,7 @@ impl Session {
 
     /// Records a message sent with a fresh packet id.
     pub fn push_inflight(&mut self, packet_id: u16, q: Queued, now: Option<Instant>) {
-        self.inflight.push_back(Inflight {
+        self.books_mut().inflight.push_back(Inflight {
             packet_id,
             msg: q.msg,
             qos: q.qos,
@@ -177,16 +249,24 @@ impl Session {
     /// Index of the in-flight entry with `packet_id` in `state`. Acks mostly
     /// arrive in order, so the front is looked at first.
     fn find_inflight(&self, packet_id: u16, state: OutState, qos: QoS) -> Option<usize> {
-        self.inflight
-            .iter()
+        self.inflight()
             .position(|f| f.packet_id == packet_id && f.state == state && f.qos == qos)
+    }
+
+    /// Removes in-flight entry `i` (from `find_inflight`), freeing the books
+    /// when they are left empty.
+    fn complete_inflight(&mut self, i: usize) {
+        if let Some(b) = self.books.as_mut() {
+            b.inflight.remove(i);
+        }
+        self.release_if_empty();
     }
 
     /// PUBACK: completes a QoS 1 message. False when no such message.
     pub fn puback(&mut self, packet_id: u16) -> bool {
         match self.find_inflight(packet_id, OutState::Published, QoS::AtLeastOnce) {
             Some(i) => {
-                self.inflight.remove(i);
+                self.complete_inflight(i);
                 true
             }
             None => false,
@@ -198,9 +278,10 @@ impl Session {
     /// caller answers with PUBREL either way.
     pub fn pubrec(&mut self, packet_id: u16, now: Instant) -> bool {
         if let Some(i) = self.find_inflight(packet_id, OutState::Published, QoS::ExactlyOnce) {
-            let f = &mut self.inflight[i];
-            f.state = OutState::Released;
-            f.sent_at = Some(now);
+            if let Some(f) = self.books.as_mut().and_then(|b| b.inflight.get_mut(i)) {
+                f.state = OutState::Released;
+                f.sent_at = Some(now);
+            }
             return true;
         }
         self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce)
@@ -211,7 +292,7 @@ impl Session {
     pub fn pubcomp(&mut self, packet_id: u16) -> bool {
         match self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce) {
             Some(i) => {
-                self.inflight.remove(i);
+                self.complete_inflight(i);
                 true
             }
             None => false,
@@ -222,10 +303,71 @@ impl Session {
     /// When full, the oldest queued QoS 0 message makes room for a QoS 1/2
     /// one; otherwise the new message is dropped.
     pub fn enqueue(&mut self, q: Queued, limits: &QueueLimits) -> Enqueued {
+        let outcome = self.books_mut().enqueue(q, limits);
+        if outcome == Enqueued::Dropped {
+            self.release_if_empty();
+        }
+        outcome
+    }
+
+    /// Takes the oldest queued message.
+    pub fn dequeue(&mut self) -> Option<Queued> {
+        let b = self.books.as_mut()?;
+        let q = b.queue.pop_front()?;
+        b.account_removed(&q);
+        self.release_if_empty();
+        Some(q)
+    }
+
+    /// Is the oldest queued message one that needs a window slot?
+    pub fn front_needs_window(&self) -> Option<bool> {
+        self.queued().next().map(|q| q.qos != QoS::AtMostOnce)
+    }
+
+    /// Payload bytes queued.
+    pub fn queued_bytes(&self) -> usize {
+        self.books.as_ref().map_or(0, |b| b.queued_bytes)
+    }
+
+    /// Records an inbound QoS 2 packet id; false if it was already held (a
+    /// re-sent PUBLISH that must not be delivered again).
+    pub fn receive_qos2(&mut self, packet_id: u16) -> bool {
+        let incoming = &mut self.books_mut().incoming;
+        if incoming.contains(&packet_id) {
+            return false;
+        }
+        incoming.push(packet_id);
+        true
+    }
+
+    /// PUBREL: forgets an inbound QoS 2 packet id. False if unknown.
+    pub fn release_qos2(&mut self, packet_id: u16) -> bool {
+        let Some(b) = self.books.as_mut() else {
+            return false;
+        };
+        match b.incoming.iter().position(|&p| p == packet_id) {
+            Some(i) => {
+                b.incoming.swap_remove(i);
+                self.release_if_empty();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops everything queued or in flight (clean start, expiry).
+    pub fn clear_messages(&mut self) {
+        self.books = None;
+    }
+}
+
+impl Books {
+    /// See [`Session::enqueue`].
+    fn enqueue(&mut self, q: Queued, limits: &QueueLimits) -> Enqueued {
         let size = q.msg.payload.len();
-        let full = |s: &Session| {
-            (limits.max_queued != 0 && s.queue.len() >= limits.max_queued)
-                || (limits.max_queued_bytes != 0 && s.queued_bytes + size > limits.max_queued_bytes)
+        let full = |b: &Books| {
+            (limits.max_queued != 0 && b.queue.len() >= limits.max_queued)
+                || (limits.max_queued_bytes != 0 && b.queued_bytes + size > limits.max_queued_bytes)
         };
         let mut outcome = Enqueued::Yes;
         if full(self) {
@@ -252,58 +394,11 @@ impl Session {
         outcome
     }
 
-    /// Takes the oldest queued message.
-    pub fn dequeue(&mut self) -> Option<Queued> {
-        let q = self.queue.pop_front()?;
-        self.account_removed(&q);
-        Some(q)
-    }
-
-    /// Is the oldest queued message one that needs a window slot?
-    pub fn front_needs_window(&self) -> Option<bool> {
-        self.queue.front().map(|q| q.qos != QoS::AtMostOnce)
-    }
-
     fn account_removed(&mut self, q: &Queued) {
         self.queued_bytes -= q.msg.payload.len();
         if q.qos == QoS::AtMostOnce {
             self.queued_qos0 -= 1;
         }
-    }
-
-    /// Payload bytes queued.
-    pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes
-    }
-
-    /// Records an inbound QoS 2 packet id; false if it was already held (a
-    /// re-sent PUBLISH that must not be delivered again).
-    pub fn receive_qos2(&mut self, packet_id: u16) -> bool {
-        if self.incoming.contains(&packet_id) {
-            return false;
-        }
-        self.incoming.push(packet_id);
-        true
-    }
-
-    /// PUBREL: forgets an inbound QoS 2 packet id. False if unknown.
-    pub fn release_qos2(&mut self, packet_id: u16) -> bool {
-        match self.incoming.iter().position(|&p| p == packet_id) {
-            Some(i) => {
-                self.incoming.swap_remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Drops everything queued or in flight (clean start, expiry).
-    pub fn clear_messages(&mut self) {
-        self.inflight.clear();
-        self.queue.clear();
-        self.queued_bytes = 0;
-        self.queued_qos0 = 0;
-        self.incoming.clear();
     }
 }
 
@@ -335,7 +430,7 @@ mod tests {
 
     #[test]
     fn packet_ids_skip_zero_and_ids_in_use() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         s.next_packet_id = 65534;
         let a = s.next_packet_id();
         s.push_inflight(a, msg(QoS::AtLeastOnce, 1), None);
@@ -349,21 +444,25 @@ mod tests {
 
     #[test]
     fn qos2_outbound_flow() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         let t = Instant::now();
         s.push_inflight(7, msg(QoS::ExactlyOnce, 1), Some(t));
         assert!(!s.puback(7), "PUBACK does not complete a QoS 2 message");
         assert!(s.pubrec(7, t));
         assert!(s.pubrec(7, t), "a repeated PUBREC is answered again");
-        assert_eq!(s.inflight[0].state, OutState::Released);
+        assert_eq!(
+            s.inflight().next().map(|f| f.state),
+            Some(OutState::Released)
+        );
         assert!(s.pubcomp(7));
-        assert!(s.inflight.is_empty());
+        assert_eq!(s.inflight_len(), 0);
+        assert!(s.books.is_none(), "empty books are freed");
         assert!(!s.pubcomp(7));
     }
 
     #[test]
     fn queue_full_drops_new_qos0_and_evicts_old_qos0_for_qos1() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         let l = limits(2, 0);
         assert_eq!(s.enqueue(msg(QoS::AtMostOnce, 1), &l), Enqueued::Yes);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 1), &l), Enqueued::Yes);
@@ -372,14 +471,14 @@ mod tests {
             s.enqueue(msg(QoS::ExactlyOnce, 1), &l),
             Enqueued::EvictedQos0
         );
-        let qos: Vec<_> = s.queue.iter().map(|q| q.qos).collect();
+        let qos: Vec<_> = s.queued().map(|q| q.qos).collect();
         assert_eq!(qos, vec![QoS::AtLeastOnce, QoS::ExactlyOnce]);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 1), &l), Enqueued::Dropped);
     }
 
     #[test]
     fn queue_byte_limit() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         let l = limits(0, 10);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 6), &l), Enqueued::Yes);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 6), &l), Enqueued::Dropped);
@@ -391,7 +490,7 @@ mod tests {
 
     #[test]
     fn inbound_qos2_ids_are_exactly_once() {
-        let mut s = Session::new(ByteStr::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
         assert!(s.receive_qos2(5));
         assert!(
             !s.receive_qos2(5),

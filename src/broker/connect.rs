@@ -2,14 +2,13 @@
 //! policy, session take-over, clean or resumed sessions, and the resend of
 //! unacknowledged messages on resume.
 
+use std::rc::Rc;
 use std::time::Instant;
 
 use log::{info, warn};
 
 use super::{keep_alive_window, mark_dirty, Broker, CloseCause, LinkState, Timer};
-use crate::codec::{
-    self, connack, reason, ByteStr, ConnAck, Connect, DecodeError, Packet, Protocol,
-};
+use crate::codec::{self, connack, reason, ConnAck, Connect, DecodeError, Packet, Protocol};
 use crate::session::{OutState, Session};
 
 impl<T> Broker<T> {
@@ -71,7 +70,7 @@ impl<T> Broker<T> {
             );
             return;
         }
-        let listener = self.links[id].listener;
+        let listener = usize::from(self.links[id].listener);
         let anonymous_ok = self
             .settings
             .listeners
@@ -132,12 +131,12 @@ impl<T> Broker<T> {
 
         // Take-over: the existing connection with this id is closed
         // [MQTT-3.1.4-2]; its will is published as it did not DISCONNECT.
-        if let Some(&sid) = self.by_client_id.get(client_id.as_str()) {
+        if let Some(&sid) = self.by_client_id.get(&*client_id) {
             if let Some(old) = self.sessions[sid].link {
-                self.close_link(old, CloseCause::TakenOver, now);
+                self.close_link(old as usize, CloseCause::TakenOver, now);
             }
         }
-        let existing = self.by_client_id.get(client_id.as_str()).copied();
+        let existing = self.by_client_id.get(&*client_id).copied();
         let (sid, session_present) = match existing {
             Some(sid) if !c.clean_start => (sid, true),
             Some(sid) => {
@@ -153,7 +152,7 @@ impl<T> Broker<T> {
             ),
         };
         let session = &mut self.sessions[sid];
-        session.link = Some(id);
+        session.link = Some(id as u32);
         session.protocol = c.protocol;
         session.clean = c.clean_start;
         session.disconnected_at = None;
@@ -165,7 +164,7 @@ impl<T> Broker<T> {
         let generation = self.links[id].generation;
         let link = &mut self.links[id];
         link.state = LinkState::Connected;
-        link.session = sid;
+        link.session = sid as u32;
         link.keep_alive = c.keep_alive;
         self.stats.connected += 1;
         self.stats.connects_total += 1;
@@ -198,9 +197,9 @@ impl<T> Broker<T> {
 
     /// Picks the client identifier: the client's own, or a generated one for
     /// an empty identifier with a clean session [MQTT-3.1.3-6, MQTT-3.1.3-8].
-    fn client_identifier(&mut self, c: &Connect) -> Result<ByteStr, &'static str> {
+    fn client_identifier(&mut self, c: &Connect) -> Result<Rc<str>, &'static str> {
         if !c.client_id.is_empty() {
-            return Ok(c.client_id.compact());
+            return Ok(Rc::from(c.client_id.as_str()));
         }
         if c.protocol == Protocol::V31 {
             return Err("MQTT 3.1 requires a client identifier");
@@ -215,12 +214,12 @@ impl<T> Broker<T> {
             self.next_client_number += 1;
             let candidate = format!("midge-{:08x}-{}", self.id_seed, self.next_client_number);
             if !self.by_client_id.contains_key(candidate.as_str()) {
-                return Ok(ByteStr::from(candidate));
+                return Ok(Rc::from(candidate));
             }
         }
     }
 
-    fn create_session(&mut self, client_id: ByteStr, protocol: Protocol, clean: bool) -> usize {
+    fn create_session(&mut self, client_id: Rc<str>, protocol: Protocol, clean: bool) -> usize {
         let generation = self.generation();
         let sid =
             self.sessions
@@ -235,7 +234,7 @@ impl<T> Broker<T> {
     fn resume(&mut self, sid: usize, id: usize, now: Instant) {
         let session = &mut self.sessions[sid];
         let link = &mut self.links[id];
-        for f in session.inflight.iter_mut() {
+        for f in session.inflight_mut() {
             f.sent_at = Some(now);
             match f.state {
                 OutState::Published => {
@@ -253,14 +252,14 @@ impl<T> Broker<T> {
         }
         mark_dirty(&mut self.dirty, id, link);
         self.drain_queue(sid, now);
-        if !self.sessions[sid].inflight.is_empty() {
+        if self.sessions[sid].inflight_len() > 0 {
             self.schedule_retry(sid, now);
         }
     }
 
     /// DISCONNECT: a normal end; the will is discarded [MQTT-3.14.4-3].
     pub(super) fn handle_disconnect(&mut self, id: usize, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         if let Some(s) = self.sessions.get_mut(sid) {
             s.will = None;
         }

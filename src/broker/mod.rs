@@ -23,13 +23,14 @@ mod tests;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use log::{debug, warn};
 use slab::Slab;
 
-use crate::codec::{self, ByteStr, DecodeError, Packet, Protocol, SubOptions};
+use crate::codec::{self, DecodeError, Packet, Protocol, SubOptions};
 use crate::outbuf::OutBuf;
 use crate::session::{QueueLimits, Session, SharedMessage};
 use crate::timer::TimerWheel;
@@ -176,26 +177,76 @@ pub struct Link<T> {
     pub io: T,
     /// Received bytes not yet parsed (a partial packet at most, between
     /// calls to `process_input`).
-    pub rx: BytesMut,
+    pub rx: RxBuf,
     /// Bytes to send.
     pub tx: OutBuf,
     /// Whether the event loop has asked for WRITABLE events.
     pub write_interest: bool,
     pub peer: SocketAddr,
-    pub listener: usize,
+    last_rx: Instant,
     generation: u32,
+    /// The session index, once `Connected`.
+    session: u32,
+    listener: u16,
+    keep_alive: u16,
     state: LinkState,
     protocol: Protocol,
-    keep_alive: u16,
-    session: usize,
-    last_rx: Instant,
     dirty: bool,
+}
+
+/// A link's receive buffer: no allocation at all while empty, which an idle
+/// connection is between reads.
+#[derive(Debug, Default)]
+pub struct RxBuf(Option<Box<BytesMut>>);
+
+impl RxBuf {
+    /// Called by the event loop (or a test) with bytes read from the socket;
+    /// appends them.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.0
+                .get_or_insert_with(Box::default)
+                .extend_from_slice(bytes);
+        }
+    }
+
+    /// The bytes not yet parsed.
+    fn bytes(&self) -> &[u8] {
+        self.0.as_deref().map_or(&[], |b| &b[..])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+
+    /// Makes room for `n` more bytes (the rest of a partial packet).
+    fn reserve(&mut self, n: usize) {
+        self.0.get_or_insert_with(Box::default).reserve(n);
+    }
+
+    /// Takes the first `n` bytes, which `codec::check` found to be a packet.
+    fn split_to(&mut self, n: usize) -> bytes::Bytes {
+        match self.0.as_mut() {
+            Some(b) => b.split_to(n.min(b.len())).freeze(),
+            None => bytes::Bytes::new(),
+        }
+    }
+
+    /// Frees the buffer.
+    fn clear(&mut self) {
+        self.0 = None;
+    }
 }
 
 impl<T> Link<T> {
     /// True once the link is ending; the event loop stops reading it.
     pub fn is_closing(&self) -> bool {
         self.state == LinkState::Closing
+    }
+
+    /// The index of the link's session (meaningful once `Connected`).
+    fn sid(&self) -> usize {
+        self.session as usize
     }
 }
 
@@ -219,7 +270,8 @@ pub struct Broker<T> {
     settings: Settings,
     links: Slab<Link<T>>,
     sessions: Slab<Session>,
-    by_client_id: HashMap<ByteStr, usize>,
+    /// Shares each session's client id allocation.
+    by_client_id: HashMap<Rc<str>, usize>,
     tree: TopicTree<Subscription>,
     retained: RetainedStore<SharedMessage>,
     timers: TimerWheel<Timer>,
@@ -316,15 +368,15 @@ impl<T> Broker<T> {
         let generation = self.generation();
         let id = self.links.insert(Link {
             io,
-            rx: BytesMut::new(),
+            rx: RxBuf::default(),
             tx: OutBuf::default(),
             write_interest: false,
             peer,
-            listener,
+            listener: u16::try_from(listener).unwrap_or(u16::MAX),
             generation,
             state: LinkState::AwaitConnect,
             protocol: Protocol::V311,
-            session: usize::MAX,
+            session: u32::MAX,
             keep_alive: 0,
             last_rx: now,
             dirty: false,
@@ -366,17 +418,17 @@ impl<T> Broker<T> {
             if link.state == LinkState::Closing || link.rx.is_empty() {
                 break;
             }
-            match codec::check(&link.rx, max) {
+            match codec::check(link.rx.bytes(), max) {
                 Ok(codec::Check::Incomplete { total }) => {
                     if let Some(total) = total {
-                        let missing = total.saturating_sub(link.rx.len());
+                        let missing = total.saturating_sub(link.rx.bytes().len());
                         link.rx.reserve(missing);
                     }
                     break;
                 }
                 Ok(codec::Check::Ready { total }) => {
                     link.last_rx = now;
-                    let frame = link.rx.split_to(total).freeze();
+                    let frame = link.rx.split_to(total);
                     self.stats.bytes_received += total as u64;
                     let protocol = link.protocol;
                     match codec::decode(frame, protocol) {
@@ -390,7 +442,7 @@ impl<T> Broker<T> {
         if let Some(link) = self.links.get_mut(id) {
             if link.rx.is_empty() {
                 // An idle connection holds no receive buffer.
-                link.rx = BytesMut::new();
+                link.rx.clear();
             }
         }
     }
@@ -471,14 +523,14 @@ impl<T> Broker<T> {
             return;
         }
         link.state = LinkState::Closing;
-        link.rx = BytesMut::new();
+        link.rx.clear();
         let peer = link.peer;
         self.closing.push(id);
         if was != LinkState::Connected {
             log::info!("connection from {peer} closed before CONNECT: {cause}");
             return;
         }
-        let sid = link.session;
+        let sid = link.sid();
         self.stats.connected = self.stats.connected.saturating_sub(1);
         let session = &mut self.sessions[sid];
         log::info!(
@@ -487,7 +539,7 @@ impl<T> Broker<T> {
         );
         session.link = None;
         session.disconnected_at = Some(now);
-        for f in session.inflight.iter_mut() {
+        for f in session.inflight_mut() {
             f.sent_at = None;
         }
         let will = session.will.take();
@@ -522,10 +574,10 @@ impl<T> Broker<T> {
     /// Forgets session `sid`: its subscriptions, queue and in-flight state.
     fn remove_session(&mut self, sid: usize) {
         let session = self.sessions.remove(sid);
-        for filter in &session.filters {
+        for filter in session.filters() {
             self.tree.unsubscribe(filter, sid as u32);
         }
-        self.by_client_id.remove(session.client_id.as_str());
+        self.by_client_id.remove(&*session.client_id);
     }
 
     /// Links with output to flush since the last call (each once).
@@ -561,7 +613,7 @@ impl<T> Broker<T> {
     /// Removes an ended link and hands its transport back.
     pub fn remove_link(&mut self, id: usize) -> Option<T> {
         let link = self.links.try_remove(id)?;
-        if let Some(c) = self.per_listener.get_mut(link.listener) {
+        if let Some(c) = self.per_listener.get_mut(usize::from(link.listener)) {
             *c = c.saturating_sub(1);
         }
         Some(link.io)

@@ -51,7 +51,7 @@ impl<T> Broker<T> {
         self.stats.messages_received += 1;
         let (sid, protocol) = {
             let l = &self.links[id];
-            (l.session, l.protocol)
+            (l.sid(), l.protocol)
         };
         if !valid_topic_name(&p.topic) {
             if protocol.is_v5() {
@@ -201,9 +201,10 @@ impl<T> Broker<T> {
         let session = &mut self.sessions[sid];
         match session.link {
             Some(lid) => {
+                let lid = lid as usize;
                 let link = &mut self.links[lid];
                 let room = link.tx.len() < TX_HIGH_WATER
-                    && session.queue.is_empty()
+                    && session.queue_is_empty()
                     && (qos == QoS::AtMostOnce || session.window_open(&limits));
                 if room {
                     let packet_id = if qos == QoS::AtMostOnce {
@@ -221,7 +222,7 @@ impl<T> Broker<T> {
                     write_publish(link, msg, qos, retain, false, packet_id);
                     mark_dirty(&mut self.dirty, lid, link);
                     self.stats.messages_sent += 1;
-                    if qos != QoS::AtMostOnce && session.inflight.len() == 1 {
+                    if qos != QoS::AtMostOnce && session.inflight_len() == 1 {
                         self.schedule_retry(sid, now);
                     }
                     return;
@@ -258,11 +259,11 @@ impl<T> Broker<T> {
         let Some(session) = self.sessions.get_mut(sid) else {
             return;
         };
-        let Some(lid) = session.link else {
+        let Some(lid) = session.link.map(|l| l as usize) else {
             return;
         };
         let link = &mut self.links[lid];
-        let had_inflight = !session.inflight.is_empty();
+        let had_inflight = session.inflight_len() > 0;
         let mut sent = false;
         while let Some(needs_window) = session.front_needs_window() {
             if link.tx.len() >= TX_HIGH_WATER || (needs_window && !session.window_open(&limits)) {
@@ -283,7 +284,7 @@ impl<T> Broker<T> {
         }
         if sent {
             mark_dirty(&mut self.dirty, lid, link);
-            if !had_inflight && !session.inflight.is_empty() {
+            if !had_inflight && session.inflight_len() > 0 {
                 self.schedule_retry(sid, now);
             }
         }
@@ -294,8 +295,8 @@ impl<T> Broker<T> {
     pub fn output_drained(&mut self, id: usize, now: Instant) {
         if let Some(link) = self.links.get(id) {
             if link.state == LinkState::Connected {
-                let sid = link.session;
-                if !self.sessions[sid].queue.is_empty() {
+                let sid = link.sid();
+                if !self.sessions[sid].queue_is_empty() {
                     self.drain_queue(sid, now);
                 }
             }
@@ -303,7 +304,7 @@ impl<T> Broker<T> {
     }
 
     pub(super) fn handle_puback(&mut self, id: usize, packet_id: u16, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         if self.sessions[sid].puback(packet_id) {
             self.drain_queue(sid, now);
         } else {
@@ -315,7 +316,7 @@ impl<T> Broker<T> {
     }
 
     pub(super) fn handle_pubrec(&mut self, id: usize, packet_id: u16, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         if self.sessions[sid].pubrec(packet_id, now) {
             self.send_ack(id, Packet::PubRel, packet_id, reason::SUCCESS);
         } else {
@@ -337,7 +338,7 @@ impl<T> Broker<T> {
     /// PUBREL: always answered with PUBCOMP [MQTT-4.3.3-?]; the id is free
     /// for a new message afterwards.
     pub(super) fn handle_pubrel(&mut self, id: usize, packet_id: u16) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         let known = self.sessions[sid].release_qos2(packet_id);
         let code = if known || !self.links[id].protocol.is_v5() {
             reason::SUCCESS
@@ -348,7 +349,7 @@ impl<T> Broker<T> {
     }
 
     pub(super) fn handle_pubcomp(&mut self, id: usize, packet_id: u16, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         if self.sessions[sid].pubcomp(packet_id) {
             self.drain_queue(sid, now);
         } else {
@@ -370,13 +371,7 @@ impl<T> Broker<T> {
             return;
         }
         s.retry_armed = true;
-        let at = s
-            .inflight
-            .iter()
-            .filter_map(|f| f.sent_at)
-            .min()
-            .unwrap_or(now)
-            + every;
+        let at = s.inflight().filter_map(|f| f.sent_at).min().unwrap_or(now) + every;
         let generation = s.generation;
         self.timers.schedule(
             at,
@@ -400,12 +395,12 @@ impl<T> Broker<T> {
             return;
         }
         s.retry_armed = false;
-        let Some(lid) = s.link else {
+        let Some(lid) = s.link.map(|l| l as usize) else {
             return;
         };
         let link = &mut self.links[lid];
         let mut resent = 0;
-        for f in s.inflight.iter_mut() {
+        for f in s.inflight_mut() {
             if f.sent_at.is_some_and(|at| at + every <= now) {
                 f.sent_at = Some(now);
                 resent += 1;
@@ -428,7 +423,7 @@ impl<T> Broker<T> {
             );
             mark_dirty(&mut self.dirty, lid, link);
         }
-        if !s.inflight.is_empty() {
+        if s.inflight_len() > 0 {
             self.schedule_retry(sid, now);
         }
     }

@@ -18,7 +18,7 @@ impl<T> Broker<T> {
     /// [MQTT-3.3.1-6], even when the subscription already existed
     /// [MQTT-3.8.4-3].
     pub(super) fn handle_subscribe(&mut self, id: usize, s: Subscribe, now: Instant) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut granted = Vec::with_capacity(s.filters.len());
         for (filter, options) in s.filters {
@@ -37,7 +37,7 @@ impl<T> Broker<T> {
                 .tree
                 .subscribe(&filter, sid as u32, Subscription { options })
             {
-                session.filters.push(filter.clone());
+                session.add_filter(&filter);
             }
             debug!(
                 "client {} subscribed to {filter} at QoS {}",
@@ -68,15 +68,13 @@ impl<T> Broker<T> {
     /// UNSUBSCRIBE: removes each filter the session holds; UNSUBACK in all
     /// cases [MQTT-3.10.4-4, MQTT-3.10.4-5].
     pub(super) fn handle_unsubscribe(&mut self, id: usize, u: Unsubscribe) {
-        let sid = self.links[id].session;
+        let sid = self.links[id].sid();
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
             let session = &mut self.sessions[sid];
             let removed = self.tree.unsubscribe(filter, sid as u32).is_some();
             if removed {
-                if let Some(i) = session.filters.iter().position(|f| f == filter) {
-                    session.filters.swap_remove(i);
-                }
+                session.remove_filter(filter);
                 debug!("client {} unsubscribed from {filter}", session.client_id);
             }
             codes.push(if removed {

@@ -88,6 +88,11 @@ impl<V> TopicTree<V> {
                 false
             }
             Err(i) => {
+                if subs.capacity() == 0 {
+                    // Most nodes end up with one subscriber: start with room
+                    // for exactly one rather than the default four.
+                    subs.reserve_exact(1);
+                }
                 subs.insert(i, (subscriber, value));
                 self.len += 1;
                 true
