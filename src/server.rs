@@ -207,15 +207,16 @@ impl Server {
                         if ev.is_writable() {
                             self.broker.mark_dirty(id);
                         }
-                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                            self.read(id, now);
+                        let closed = ev.is_read_closed() || ev.is_error();
+                        if ev.is_readable() || closed {
+                            self.read(id, now, closed);
                         }
                     }
                 }
             }
             let backlog = std::mem::take(&mut self.backlog);
             for id in backlog {
-                self.read(id, now);
+                self.read(id, now, true);
             }
             self.broker.tick(now);
             if stopping {
@@ -274,7 +275,15 @@ impl Server {
     /// received are copied into the connection's own buffer: a connection
     /// never holds more receive memory than the packets it has pending, and
     /// no buffer is zero-filled ahead of a read.
-    fn read(&mut self, id: usize, now: Instant) {
+    ///
+    /// A read that fills less than the scratch buffer means the socket was
+    /// drained at that moment; with edge-triggered readiness, bytes that
+    /// arrive later raise a new event, so the loop stops there and saves
+    /// the `read` that would only say `WouldBlock` (one syscall per message
+    /// on a quiet connection). When the event also reported the peer's
+    /// close, or the link is being served again from the backlog, it reads
+    /// on to `WouldBlock` (or end of stream) as before: `until_would_block`.
+    fn read(&mut self, id: usize, now: Instant, until_would_block: bool) {
         let mut total = 0;
         loop {
             let Some(link) = self.broker.link_mut(id) else {
@@ -294,6 +303,9 @@ impl Server {
                     self.broker.process_input(id, now);
                     if total >= READ_BUDGET {
                         self.backlog.push(id);
+                        return;
+                    }
+                    if n < self.rx_scratch.len() && !until_would_block {
                         return;
                     }
                 }
