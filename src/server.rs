@@ -86,6 +86,7 @@ pub fn settings_from(config: &Config) -> Settings {
         .map(|(i, l)| ListenerPolicy {
             allow_anonymous: config.anonymous_allowed(i),
             max_connections: l.max_connections,
+            allow_zero_length_clientid: config.zero_length_clientid_allowed(i),
         })
         .collect();
     Settings {
@@ -105,7 +106,6 @@ pub fn settings_from(config: &Config) -> Settings {
         sys_interval: config.sys_interval,
         persistent_client_expiration: config.persistent_client_expiration,
         retry_interval: config.retry_interval,
-        allow_zero_length_clientid: config.allow_zero_length_clientid,
         listeners,
         ..Settings::default()
     }

@@ -94,7 +94,7 @@ impl<T> Broker<T> {
             );
             return;
         }
-        let client_id = match self.client_identifier(&c) {
+        let client_id = match self.client_identifier(&c, listener) {
             Ok(cid) => cid,
             Err(why) => {
                 warn!(
@@ -197,7 +197,7 @@ impl<T> Broker<T> {
 
     /// Picks the client identifier: the client's own, or a generated one for
     /// an empty identifier with a clean session [MQTT-3.1.3-6, MQTT-3.1.3-8].
-    fn client_identifier(&mut self, c: &Connect) -> Result<Rc<str>, &'static str> {
+    fn client_identifier(&mut self, c: &Connect, listener: usize) -> Result<Rc<str>, &'static str> {
         if !c.client_id.is_empty() {
             return Ok(Rc::from(c.client_id.as_str()));
         }
@@ -207,7 +207,12 @@ impl<T> Broker<T> {
         if !c.clean_start {
             return Err("empty client identifier without clean session [MQTT-3.1.3-8]");
         }
-        if !self.settings.allow_zero_length_clientid {
+        let allowed = self
+            .settings
+            .listeners
+            .get(listener)
+            .is_some_and(|l| l.allow_zero_length_clientid);
+        if !allowed {
             return Err("empty client identifier and allow_zero_length_clientid is false");
         }
         loop {

@@ -61,7 +61,6 @@ pub struct Settings {
     pub sys_interval: Option<Duration>,
     /// Removes persistent sessions whose client has been away this long.
     pub persistent_client_expiration: Option<Duration>,
-    pub allow_zero_length_clientid: bool,
     /// Re-send unacknowledged QoS 1/2 messages on a live connection after
     /// this long; `None` (the default) re-sends only on reconnect.
     pub retry_interval: Option<Duration>,
@@ -78,6 +77,19 @@ pub struct ListenerPolicy {
     pub allow_anonymous: bool,
     /// Connections at once; `None` means no limit.
     pub max_connections: Option<usize>,
+    /// An empty client id with clean session gets a generated one.
+    pub allow_zero_length_clientid: bool,
+}
+
+impl Default for ListenerPolicy {
+    /// Anonymous access, no connection limit, generated client ids.
+    fn default() -> ListenerPolicy {
+        ListenerPolicy {
+            allow_anonymous: true,
+            max_connections: None,
+            allow_zero_length_clientid: true,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -95,13 +107,9 @@ impl Default for Settings {
             retain_available: true,
             sys_interval: Some(Duration::from_secs(10)),
             persistent_client_expiration: None,
-            allow_zero_length_clientid: true,
             retry_interval: None,
             connect_timeout: Duration::from_secs(10),
-            listeners: vec![ListenerPolicy {
-                allow_anonymous: true,
-                max_connections: None,
-            }],
+            listeners: vec![ListenerPolicy::default()],
         }
     }
 }

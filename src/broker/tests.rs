@@ -258,8 +258,11 @@ fn empty_client_id_without_clean_session_is_rejected_mqtt_3_1_3_8() {
 #[test]
 fn empty_client_id_refused_when_zero_length_ids_disallowed() {
     let mut h = Harness::with(Settings {
-        allow_zero_length_clientid: false,
         sys_interval: None,
+        listeners: vec![ListenerPolicy {
+            allow_zero_length_clientid: false,
+            ..ListenerPolicy::default()
+        }],
         ..Settings::default()
     });
     let (_, ack) = h.connect(connect_packet("", true, 60));
@@ -293,7 +296,7 @@ fn anonymous_refused_when_not_allowed() {
         sys_interval: None,
         listeners: vec![ListenerPolicy {
             allow_anonymous: false,
-            max_connections: None,
+            ..ListenerPolicy::default()
         }],
         ..Settings::default()
     });
@@ -320,8 +323,8 @@ fn max_connections_refuses_new_links() {
     let mut h = Harness::with(Settings {
         sys_interval: None,
         listeners: vec![ListenerPolicy {
-            allow_anonymous: true,
             max_connections: Some(2),
+            ..ListenerPolicy::default()
         }],
         ..Settings::default()
     });
