@@ -63,18 +63,7 @@ fn publish_encode(c: &mut Criterion) {
     for protocol in PROTOCOLS {
         for size in SIZES {
             let p = sample(size, protocol);
-            let header = PublishHeader {
-                dup: p.dup,
-                qos: p.qos,
-                retain: p.retain,
-                topic: &p.topic,
-                packet_id: p.packet_id,
-                message_expiry: p.properties.message_expiry,
-                topic_alias: p.properties.topic_alias,
-                subscription_ids: &p.properties.subscription_ids,
-                passthrough: &p.properties.passthrough,
-                payload_len: p.payload.len(),
-            };
+            let header = PublishHeader::of(&p);
             let mut out = BytesMut::with_capacity(size + 128);
             group.throughput(Throughput::Bytes((size + 64) as u64));
             group.bench_function(BenchmarkId::new(format!("v{protocol}"), size), |b| {

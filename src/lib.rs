@@ -19,5 +19,7 @@ pub mod config;
 pub mod outbuf;
 pub mod server;
 pub mod session;
+#[cfg(test)]
+mod testutil;
 pub mod timer;
 pub mod topic;

@@ -503,26 +503,10 @@ mod tests {
         assert_eq!(std::mem::size_of::<Entry<(u32, u32, u8)>>(), 16);
     }
 
-    /// A tiny deterministic generator (xorshift64*) for the randomized test.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     #[test]
     fn randomized_against_brute_force_model() {
         let t0 = Instant::now();
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = crate::testutil::Rng(0x9e37_79b9_7f4a_7c15);
         let mut wheel = TimerWheel::new(t0, TICK);
         // The model: (rounded-up deadline in ms, key); a key fires when now
         // reaches its deadline rounded up to the tick, or at the next
@@ -532,17 +516,17 @@ mod tests {
         let mut processed_ms = 0u64;
         let mut next_key = 0u32;
         for _ in 0..5_000 {
-            match rng.below(10) {
+            match rng.below_u64(10) {
                 0..=5 => {
                     // Schedule: mostly near, sometimes turns away, sometimes
                     // in the past.
-                    let offset = match rng.below(10) {
-                        0 => rng.below(5 * SLOTS as u64 * 100),
+                    let offset = match rng.below_u64(10) {
+                        0 => rng.below_u64(5 * SLOTS as u64 * 100),
                         1 => 0,
-                        _ => rng.below(3_000),
+                        _ => rng.below_u64(3_000),
                     };
-                    let at = if rng.below(20) == 0 {
-                        now_ms.saturating_sub(rng.below(1_000))
+                    let at = if rng.below_u64(20) == 0 {
+                        now_ms.saturating_sub(rng.below_u64(1_000))
                     } else {
                         now_ms + offset
                     };
@@ -554,10 +538,10 @@ mod tests {
                 }
                 _ => {
                     // Advance: small steps, sometimes a jump of turns.
-                    now_ms += if rng.below(15) == 0 {
-                        rng.below(8 * SLOTS as u64 * 100)
+                    now_ms += if rng.below_u64(15) == 0 {
+                        rng.below_u64(8 * SLOTS as u64 * 100)
                     } else {
-                        rng.below(400)
+                        rng.below_u64(400)
                     };
                     let mut fired = Vec::new();
                     wheel.expire(ms(t0, now_ms), &mut fired);

@@ -14,7 +14,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::properties::{id, Properties};
-use super::types::{Ack, Connect, Packet, Protocol, QoS, SubOptions};
+use super::types::{Ack, Connect, Packet, Protocol, Publish, QoS, SubOptions};
 use super::wire::{put_binary, put_len_prefixed, put_varint, varint_len};
 
 /// Everything that can differ between two copies of one PUBLISH sent to
@@ -35,6 +35,24 @@ pub struct PublishHeader<'a> {
     pub payload_len: usize,
 }
 
+impl<'a> PublishHeader<'a> {
+    /// The header of a decoded (or built) PUBLISH, as it stands.
+    pub fn of(p: &'a Publish) -> PublishHeader<'a> {
+        PublishHeader {
+            dup: p.dup,
+            qos: p.qos,
+            retain: p.retain,
+            topic: &p.topic,
+            packet_id: p.packet_id,
+            message_expiry: p.properties.message_expiry,
+            topic_alias: p.properties.topic_alias,
+            subscription_ids: &p.properties.subscription_ids,
+            passthrough: &p.properties.passthrough,
+            payload_len: p.payload.len(),
+        }
+    }
+}
+
 /// Appends one whole packet, in the form `protocol` uses, to `out`. Called
 /// for every packet the broker sends (and by tests and a bridge for the
 /// packets a client sends). CONNECT is written in its own
@@ -53,18 +71,7 @@ pub fn encode(packet: &Packet, protocol: Protocol, out: &mut BytesMut) {
             }
         }),
         Packet::Publish(p) => {
-            let header = PublishHeader {
-                dup: p.dup,
-                qos: p.qos,
-                retain: p.retain,
-                topic: &p.topic,
-                packet_id: p.packet_id,
-                message_expiry: p.properties.message_expiry,
-                topic_alias: p.properties.topic_alias,
-                subscription_ids: &p.properties.subscription_ids,
-                passthrough: &p.properties.passthrough,
-                payload_len: p.payload.len(),
-            };
+            let header = PublishHeader::of(p);
             encode_publish_header(&header, protocol, out);
             out.put_slice(&p.payload);
         }

@@ -8,6 +8,7 @@ use super::properties::{Properties, PublishProperties};
 use super::types::*;
 use super::{check, decode, encode, encode_publish_header, publish_header_len};
 use super::{Check, DecodeError, PublishHeader};
+use crate::testutil::Rng;
 
 use Protocol::{V31, V311, V5};
 
@@ -1278,18 +1279,7 @@ fn check_multi_byte_lengths() {
 // ------------------------------------------------------ publish header
 
 fn header_of(p: &Publish) -> PublishHeader<'_> {
-    PublishHeader {
-        dup: p.dup,
-        qos: p.qos,
-        retain: p.retain,
-        topic: &p.topic,
-        packet_id: p.packet_id,
-        message_expiry: p.properties.message_expiry,
-        topic_alias: p.properties.topic_alias,
-        subscription_ids: &p.properties.subscription_ids,
-        passthrough: &p.properties.passthrough,
-        payload_len: p.payload.len(),
-    }
+    PublishHeader::of(p)
 }
 
 #[test]
@@ -1311,32 +1301,6 @@ fn publish_header_then_shared_payload_equals_whole_encoding() {
 }
 
 // -------------------------------------------------------- fuzz and random
-
-/// xorshift64: deterministic, seeded, good enough to mutate bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-}
 
 fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
     vec![
@@ -1436,7 +1400,7 @@ fn fuzz_mutated_fixtures_never_panic_and_stay_stable() {
                 }
             }
         }
-        let protocol = if rng.chance(8) {
+        let protocol = if rng.one_in(8) {
             [V31, V311, V5][rng.below(3)]
         } else {
             *protocol
@@ -1475,7 +1439,7 @@ fn rand_qos(rng: &mut Rng) -> QoS {
 }
 
 fn maybe<T>(rng: &mut Rng, f: impl FnOnce(&mut Rng) -> T) -> Option<T> {
-    if rng.chance(2) {
+    if rng.one_in(2) {
         Some(f(rng))
     } else {
         None
@@ -1492,16 +1456,16 @@ fn rand_user(rng: &mut Rng) -> Vec<(ByteStr, ByteStr)> {
 /// and user properties, in a random selection.
 fn rand_passthrough(rng: &mut Rng) -> Bytes {
     let mut out = Vec::new();
-    if rng.chance(2) {
+    if rng.one_in(2) {
         out.extend_from_slice(&[0x01, rng.below(2) as u8]);
     }
-    if rng.chance(2) {
+    if rng.one_in(2) {
         let ct = rand_str(rng);
         out.push(0x03);
         out.extend_from_slice(&(ct.len() as u16).to_be_bytes());
         out.extend_from_slice(ct.as_bytes());
     }
-    if rng.chance(2) {
+    if rng.one_in(2) {
         let data = rand_bytes(rng, 6);
         out.push(0x09);
         out.extend_from_slice(&(data.len() as u16).to_be_bytes());
@@ -1606,8 +1570,8 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         }
         Ack {
             packet_id,
-            reason: if rng.chance(2) { 0 } else { rng.byte() },
-            properties: if rng.chance(2) {
+            reason: if rng.one_in(2) { 0 } else { rng.byte() },
+            properties: if rng.one_in(2) {
                 Properties::default()
             } else {
                 rand_properties(rng, kind)
@@ -1620,7 +1584,7 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
                 topic: rand_str(rng),
                 payload: rand_bytes(rng, 16),
                 qos: rand_qos(rng),
-                retain: rng.chance(2),
+                retain: rng.one_in(2),
                 delay_interval: if v5 { rng.next() as u32 } else { 0 },
                 properties: if v5 {
                     rand_publish_properties(rng, true)
@@ -1636,7 +1600,7 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
             };
             Packet::Connect(Box::new(Connect {
                 protocol,
-                clean_start: rng.chance(2),
+                clean_start: rng.one_in(2),
                 keep_alive: rng.next() as u16,
                 client_id: rand_str(rng),
                 will,
@@ -1646,16 +1610,16 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
             }))
         }
         1 => Packet::ConnAck(ConnAck {
-            session_present: protocol != V31 && rng.chance(2),
+            session_present: protocol != V31 && rng.one_in(2),
             code: rng.byte(),
             properties: props(rng, "CONNACK"),
         }),
         2 => {
             let qos = rand_qos(rng);
             Packet::Publish(Publish {
-                dup: qos != QoS::AtMostOnce && rng.chance(2),
+                dup: qos != QoS::AtMostOnce && rng.one_in(2),
                 qos,
-                retain: rng.chance(2),
+                retain: rng.one_in(2),
                 topic: rand_str(rng),
                 packet_id: if qos == QoS::AtMostOnce {
                     0
@@ -1680,8 +1644,8 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
                 .map(|_| {
                     let options = SubOptions {
                         qos: rand_qos(rng),
-                        no_local: v5 && rng.chance(2),
-                        retain_as_published: v5 && rng.chance(2),
+                        no_local: v5 && rng.one_in(2),
+                        retain_as_published: v5 && rng.one_in(2),
                         retain_handling: if v5 { rng.below(3) as u8 } else { 0 },
                     };
                     (rand_str(rng), options)
@@ -1720,14 +1684,14 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         12 => Packet::PingResp,
         13 => Packet::Disconnect(if v5 {
             Disconnect {
-                reason: if rng.chance(2) { 0 } else { rng.byte() },
+                reason: if rng.one_in(2) { 0 } else { rng.byte() },
                 properties: props(rng, "DISCONNECT"),
             }
         } else {
             Disconnect::default()
         }),
         _ => Packet::Auth(Auth {
-            reason: if rng.chance(2) { 0 } else { rng.byte() },
+            reason: if rng.one_in(2) { 0 } else { rng.byte() },
             properties: props(rng, "AUTH"),
         }),
     }

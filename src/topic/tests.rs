@@ -6,27 +6,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 
-/// xorshift64: a tiny deterministic generator, so failures reproduce.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
+use crate::testutil::Rng as XorShift;
 
 /// Levels include the empty level and "$SYS", which wildcards at the first
 /// level must skip [MQTT-4.7.2-1].
@@ -48,14 +28,14 @@ fn random_filter(rng: &mut XorShift) -> String {
     let n = 1 + rng.below(4);
     let mut levels: Vec<&str> = (0..n)
         .map(|_| {
-            if rng.chance(20) {
+            if rng.percent(20) {
                 "+"
             } else {
                 LEVELS[rng.below(LEVELS.len())]
             }
         })
         .collect();
-    if rng.chance(20) {
+    if rng.percent(20) {
         if let Some(last) = levels.last_mut() {
             *last = "#";
         }
@@ -95,7 +75,7 @@ fn topic_tree_agrees_with_reference_matcher() {
     for step in 0..4_000u32 {
         let filter = random_filter(&mut rng);
         let subscriber = rng.below(6) as u32;
-        if rng.chance(65) {
+        if rng.percent(65) {
             let new = model.insert((filter.clone(), subscriber), step).is_none();
             assert_eq!(tree.subscribe(&filter, subscriber, step), new, "{filter:?}");
         } else {
@@ -134,7 +114,7 @@ fn retained_store_agrees_with_brute_force_scan() {
     let mut nonempty = 0;
     for step in 0..4_000u32 {
         let topic = random_topic(&mut rng);
-        if rng.chance(60) {
+        if rng.percent(60) {
             assert_eq!(
                 store.insert(&topic, step),
                 model.insert(topic.clone(), step)
