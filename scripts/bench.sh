@@ -12,6 +12,7 @@
 #                         [--brokers LIST] [--duration SECS] [--no-build]
 #                         [--mosquitto-nodelay]
 #   LIST: comma separated. Scenarios: fanin fanout pairs latency connections
+#   subscribed (19,900 connections with a subscription each)
 #   qos1 qos2 (default: all). Brokers: midge mosquitto (default: both).
 #   --mosquitto-nodelay: give Mosquitto `set_tcp_nodelay true` (default: its
 #   stock Nagle behaviour; see BENCH.md for the trade-off).
@@ -20,7 +21,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT_DIR=$ROOT/scripts/out
-ALL_SCENARIOS="fanin fanout pairs latency connections qos1 qos2"
+ALL_SCENARIOS="fanin fanout pairs latency connections subscribed qos1 qos2"
 
 quick=0
 rounds=""
@@ -102,9 +103,12 @@ read -r -a BROKERS <<< "$brokers"
 [ ${#BROKERS[@]} -gt 0 ] || { echo "bench.sh: no broker to measure" >&2; exit 1; }
 
 # ---- scenarios ---------------------------------------------------------
-if [ $quick = 1 ]; then d=${duration:-1.5}; conns=2000; hold=1; else d=${duration:-10}; conns=10000; hold=5; fi
+if [ $quick = 1 ]; then d=${duration:-1.5}; conns=2000; subs=2000; hold=1; else d=${duration:-10}; conns=10000; subs=19900; hold=5; fi
 if [ "$nofile" -lt $((conns + 200)) ]; then
   conns=$((nofile - 200)); echo "bench.sh: ulimit -n is $nofile; connections scenario uses $conns" >&2
+fi
+if [ "$nofile" -lt $((subs + 100)) ]; then
+  subs=$((nofile - 100)); echo "bench.sh: ulimit -n is $nofile; subscribed scenario uses $subs" >&2
 fi
 scenario_args() {
   case $1 in
@@ -113,6 +117,7 @@ scenario_args() {
     pairs) echo "pairs --duration $d" ;;
     latency) echo "latency --duration $d --rate 10000" ;;
     connections) echo "connections --connections $conns --hold $hold --duration 20" ;;
+    subscribed) echo "connections --connections $subs --subscribe --hold $hold --duration 30" ;;
     qos1) echo "qos --qos 1 --duration $d" ;;
     qos2) echo "qos --qos 2 --duration $d" ;;
   esac
@@ -200,7 +205,7 @@ for round in $(seq "$rounds"); do
         continue
       }
       read -r -a args <<< "$(scenario_args "$scen")"
-      [ "$scen" = connections ] && args+=(--broker-pid "$BROKER_PID")
+      case $scen in connections|subscribed) args+=(--broker-pid "$BROKER_PID") ;; esac
       c0=$(cpu_ticks "$BROKER_PID")
       rc=0
       line=$("$BENCH" "${args[@]}" --port "$port" 2>"$TMP/bench.err") || rc=$?
