@@ -117,7 +117,9 @@ MIDGE=${MIDGE_ARM:-}
 if [ -z "$MIDGE" ] && [ $build = 1 ]; then
   [ "$(id -u)" = 0 ] || die "build.sh needs root (chroot and bind mounts); or pass MIDGE_ARM=path"
   echo "pizero.sh: building midge for armv5te (static) in $PIZERO_ROOT" >&2
-  if built=$("$PIZERO_DIR/build.sh" "$ROOT" --bin midge); then
+  # Build with the project's own [profile.release] (what users ship), not
+  # build.sh's default opt-level z.
+  if built=$(PIZERO_OPT_LEVEL=${PIZERO_OPT_LEVEL:-keep} "$PIZERO_DIR/build.sh" "$ROOT" --bin midge); then
     MIDGE=$(printf '%s\n' "$built" | grep '/midge$' | head -1)
   else
     echo "pizero.sh: midge did not build; measuring Mosquitto only" >&2
