@@ -335,7 +335,7 @@ impl<T> Broker<T> {
         }
     }
 
-    /// PUBREL: always answered with PUBCOMP [MQTT-4.3.3-?]; the id is free
+    /// PUBREL: always answered with PUBCOMP [MQTT-4.3.3-2]; the id is free
     /// for a new message afterwards.
     pub(super) fn handle_pubrel(&mut self, id: usize, packet_id: u16) {
         let sid = self.links[id].sid();

@@ -13,7 +13,7 @@ use crate::topic::valid_topic_filter;
 impl<T> Broker<T> {
     /// SUBSCRIBE: each valid filter is granted at its requested QoS; an
     /// invalid one gets 0x80 in its SUBACK slot while the others are
-    /// granted [MQTT-3.8.4-5?, MQTT-3.9.3-2]. SUBACK goes first, then the
+    /// granted [MQTT-3.8.4-5]. SUBACK goes first, then the
     /// retained messages matching each granted filter, with RETAIN set
     /// [MQTT-3.3.1-6], even when the subscription already existed
     /// [MQTT-3.8.4-3].
