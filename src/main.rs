@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{error, info, warn};
-use midge::config::{self, Command, Config, LogDest};
+use midge::broker::{SUBSCRIBE_LOG, UNSUBSCRIBE_LOG};
+use midge::config::{self, Command, Config, LogDest, LogType};
 use midge::server::Server;
 
 fn main() -> ExitCode {
@@ -84,6 +85,17 @@ fn init_logging(config: &Config) -> io::Result<()> {
     }
     let mut builder = env_logger::Builder::new();
     builder.filter_level(config.log_filter());
+    for (target, kind) in [
+        (SUBSCRIBE_LOG, LogType::Subscribe),
+        (UNSUBSCRIBE_LOG, LogType::Unsubscribe),
+    ] {
+        let level = if config.logs(kind) {
+            log::LevelFilter::Info
+        } else {
+            log::LevelFilter::Off
+        };
+        builder.filter_module(target, level);
+    }
     if let Ok(spec) = std::env::var("RUST_LOG") {
         builder.parse_filters(&spec);
     }

@@ -36,6 +36,7 @@ use crate::session::{QueueLimits, Session, SharedMessage};
 use crate::timer::TimerWheel;
 use crate::topic::{RetainedStore, TopicTree};
 
+pub use subscribe::{SUBSCRIBE_LOG, UNSUBSCRIBE_LOG};
 pub use sys::Stats;
 
 /// The largest packet MQTT can express (fixed header included).

@@ -3,7 +3,13 @@
 
 use std::time::Instant;
 
-use log::{debug, warn};
+use log::{info, warn};
+
+/// Log target of subscription lines, shown when `log_type subscribe` is on
+/// (as Mosquitto does), whatever the level of the other lines.
+pub const SUBSCRIBE_LOG: &str = "midge::subscribe";
+/// Log target of unsubscription lines (`log_type unsubscribe`).
+pub const UNSUBSCRIBE_LOG: &str = "midge::unsubscribe";
 
 use super::{Broker, Subscription};
 use crate::codec::{reason, Packet, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe};
@@ -39,7 +45,8 @@ impl<T> Broker<T> {
             {
                 session.add_filter(&filter);
             }
-            debug!(
+            info!(
+                target: SUBSCRIBE_LOG,
                 "client {} subscribed to {filter} at QoS {}",
                 session.client_id, options.qos as u8
             );
@@ -75,7 +82,11 @@ impl<T> Broker<T> {
             let removed = self.tree.unsubscribe(filter, sid as u32).is_some();
             if removed {
                 session.remove_filter(filter);
-                debug!("client {} unsubscribed from {filter}", session.client_id);
+                info!(
+                    target: UNSUBSCRIBE_LOG,
+                    "client {} unsubscribed from {filter}",
+                    session.client_id
+                );
             }
             codes.push(if removed {
                 reason::SUCCESS

@@ -333,9 +333,17 @@ impl Config {
         }
     }
 
+    /// Whether lines of `kind` are wanted (`log_type`, or `-v` for all);
+    /// used at start to switch the subscribe/unsubscribe log targets.
+    pub fn logs(&self, kind: LogType) -> bool {
+        self.verbose || self.log_types.contains(kind)
+    }
+
     /// The most verbose `log` level wanted, for the logger set-up at start:
-    /// debug -> Debug; information, notice, subscribe, unsubscribe -> Info;
+    /// debug -> Debug; information, notice -> Info;
     /// warning -> Warn; error -> Error; none -> Off. `-v` -> Debug.
+    /// Subscription lines have their own targets, switched by
+    /// [`Config::logs`].
     pub fn log_filter(&self) -> log::LevelFilter {
         use log::LevelFilter;
         if self.verbose {
@@ -344,9 +352,9 @@ impl Config {
         let types = self.log_types;
         let level_of = |kind: LogType| match kind {
             LogType::Debug | LogType::Websockets | LogType::Internal => LevelFilter::Debug,
-            LogType::Information | LogType::Notice | LogType::Subscribe | LogType::Unsubscribe => {
-                LevelFilter::Info
-            }
+            LogType::Information | LogType::Notice => LevelFilter::Info,
+            // Subscription lines have log targets of their own.
+            LogType::Subscribe | LogType::Unsubscribe => LevelFilter::Off,
             LogType::Warning => LevelFilter::Warn,
             LogType::Error => LevelFilter::Error,
         };

@@ -488,7 +488,12 @@ fn log_type_lines_accumulate_and_replace_the_default() {
         LogTypes::NONE.with(LogType::Error).with(LogType::Subscribe)
     );
     assert!(!c.log_types.contains(LogType::Information));
-    assert_eq!(c.log_filter(), log::LevelFilter::Info);
+    assert_eq!(
+        c.log_filter(),
+        log::LevelFilter::Error,
+        "subscription lines are switched by their own target"
+    );
+    assert!(c.logs(LogType::Subscribe));
     let c = parse("log_type all\nlog_type none\nlog_type warning\n");
     assert_eq!(c.log_types, LogTypes::NONE.with(LogType::Warning));
     assert!(
@@ -508,7 +513,7 @@ fn log_filter_maps_types_to_levels() {
     );
     assert_eq!(level("log_type notice\n"), LevelFilter::Info);
     assert_eq!(level("log_type information\n"), LevelFilter::Info);
-    assert_eq!(level("log_type unsubscribe\n"), LevelFilter::Info);
+    assert_eq!(level("log_type unsubscribe\n"), LevelFilter::Off);
     assert_eq!(level("log_type debug\n"), LevelFilter::Debug);
     assert_eq!(level("log_type all\n"), LevelFilter::Debug);
     assert_eq!(level(""), LevelFilter::Info);
@@ -892,4 +897,19 @@ fn cli_error_display_is_just_the_message() {
     assert_eq!(e.file, None);
     assert_eq!(e.line, None);
     assert_eq!(e.to_string(), e.message);
+}
+
+#[test]
+fn subscription_lines_follow_their_log_types() {
+    let default = parse("");
+    assert!(
+        !default.logs(LogType::Subscribe),
+        "not in Mosquitto's default"
+    );
+    let c = parse("log_type subscribe\n");
+    assert!(c.logs(LogType::Subscribe));
+    assert!(!c.logs(LogType::Unsubscribe));
+    let mut v = parse("");
+    v.verbose = true;
+    assert!(v.logs(LogType::Unsubscribe), "-v logs everything");
 }
