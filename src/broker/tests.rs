@@ -1041,7 +1041,7 @@ fn session_bytes(id: &str) -> Vec<u8> {
 /// that sends only valid packets keeps being served throughout.
 #[test]
 fn mutated_input_never_panics_and_never_affects_others() {
-    let mut rng = crate::testutil::Rng(0x5EED_0F_B0_B0);
+    let mut rng = crate::testutil::Rng(0x005E_ED0F_B0B0);
     let mut settings = Settings {
         sys_interval: Some(Duration::from_secs(1)),
         retry_interval: Some(Duration::from_secs(2)),
