@@ -1278,15 +1278,11 @@ fn check_multi_byte_lengths() {
 
 // ------------------------------------------------------ publish header
 
-fn header_of(p: &Publish) -> PublishHeader<'_> {
-    PublishHeader::of(p)
-}
-
 #[test]
 fn publish_header_then_shared_payload_equals_whole_encoding() {
     let p = publish_5_packet();
     for protocol in [V31, V311, V5] {
-        let header = header_of(&p);
+        let header = PublishHeader::of(&p);
         let mut out = BytesMut::new();
         encode_publish_header(&header, protocol, &mut out);
         assert_eq!(out.len(), publish_header_len(&header, protocol));
@@ -1717,7 +1713,7 @@ fn random_packets_of_every_type_round_trip() {
             "{wire:02x?}"
         );
         if let Packet::Publish(p) = &packet {
-            let header = header_of(p);
+            let header = PublishHeader::of(p);
             assert_eq!(
                 publish_header_len(&header, protocol),
                 wire.len() - p.payload.len()

@@ -11,7 +11,7 @@
 //! after the start.
 
 use crate::histogram::Histogram;
-use crate::net::{Conn, ReadEnd, SCRATCH};
+use crate::net::{self, Conn, SCRATCH};
 use crate::opts::{Opts, Scenario};
 use crate::report::{self, Report};
 use crate::tally::Tally;
@@ -359,6 +359,7 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(1024);
     let mut scratch = vec![0u8; SCRATCH];
+    let mut closed = Vec::new();
     let mut conns: Vec<Option<Conn>> = (0..total).map(|_| None).collect();
     let start = Instant::now();
     let hard = start + o.duration + Duration::from_secs(10);
@@ -407,28 +408,20 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
         let now = Instant::now();
         let now_ns = nanos(origin, now);
 
-        for ev in events.iter() {
-            let c = ev.token().0;
-            let Some(conn) = conns.get_mut(c).and_then(Option::as_mut) else {
-                continue;
-            };
-            if ev.is_writable() {
-                conn.writable = true;
+        closed.clear();
+        net::handle_events(
+            &events,
+            &mut conns,
+            &mut scratch,
+            &mut closed,
+            |c, p, tx| w.on_packet(c, p, tx, now_ns),
+        );
+        for (c, why) in closed.drain(..) {
+            w.report.error(|| format!("connection {c}: {why}"));
+            if w.stages[c] == Stage::Ready {
+                w.ready -= 1;
             }
-            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                let end = conn.read_packets(&mut scratch, |p, tx| w.on_packet(c, p, tx, now_ns));
-                let why = match end {
-                    ReadEnd::Open => continue,
-                    ReadEnd::Closed => "closed by the broker".to_string(),
-                    ReadEnd::Failed(e) => e,
-                };
-                w.report.error(|| format!("connection {c}: {why}"));
-                if w.stages[c] == Stage::Ready {
-                    w.ready -= 1;
-                }
-                w.stages[c] = Stage::Closed;
-                conns[c] = None;
-            }
+            w.stages[c] = Stage::Closed;
         }
 
         if phase == Phase::Setup && w.report.errors > 0 {

@@ -7,7 +7,7 @@
 //! Reports CONNACKs per second over the connect phase and, when the broker
 //! PID is given, the broker's VmRSS before connecting and while holding.
 
-use crate::net::{Conn, ReadEnd, SCRATCH};
+use crate::net::{self, Conn, SCRATCH};
 use crate::opts::Opts;
 use crate::report::Report;
 use crate::wire::{self, Packet};
@@ -104,6 +104,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(4096);
     let mut scratch = vec![0u8; SCRATCH];
+    let mut closed = Vec::new();
     let mut conns: Vec<Option<Conn>> = (0..n).map(|_| None).collect();
     let start = Instant::now();
     let hard = start + o.duration + o.hold + Duration::from_secs(10);
@@ -150,28 +151,20 @@ pub fn run(o: &Opts) -> Result<Report, String> {
             }
         }
         let now = Instant::now();
-        for ev in events.iter() {
-            let c = ev.token().0;
-            let Some(conn) = conns.get_mut(c).and_then(Option::as_mut) else {
-                continue;
-            };
-            if ev.is_writable() {
-                conn.writable = true;
+        closed.clear();
+        net::handle_events(
+            &events,
+            &mut conns,
+            &mut scratch,
+            &mut closed,
+            |c, p, tx| st.on_packet(c, p, tx, now),
+        );
+        for (c, why) in closed.drain(..) {
+            st.report.error(|| format!("connection {c}: {why}"));
+            if matches!(st.stages[c], Stage::Connecting | Stage::Subscribing) {
+                st.settled += 1;
             }
-            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                let end = conn.read_packets(&mut scratch, |p, tx| st.on_packet(c, p, tx, now));
-                let why = match end {
-                    ReadEnd::Open => continue,
-                    ReadEnd::Closed => "closed by the broker".to_string(),
-                    ReadEnd::Failed(e) => e,
-                };
-                st.report.error(|| format!("connection {c}: {why}"));
-                if matches!(st.stages[c], Stage::Connecting | Stage::Subscribing) {
-                    st.settled += 1;
-                }
-                st.stages[c] = Stage::Closed;
-                conns[c] = None;
-            }
+            st.stages[c] = Stage::Closed;
         }
 
         match phase {

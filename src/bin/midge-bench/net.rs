@@ -8,7 +8,7 @@
 
 use crate::wire::{self, Frame};
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::{Events, Interest, Registry, Token};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
@@ -143,5 +143,38 @@ impl Conn {
         self.tx.clear();
         self.tx_pos = 0;
         Ok(())
+    }
+}
+
+/// Handles one poll's readiness events for connections indexed by token:
+/// marks writable ones, reads readable ones (each packet goes to
+/// `on_packet` with the connection's index) and removes every connection
+/// that closed or failed, listing it in `closed` with the reason.
+pub fn handle_events<F>(
+    events: &Events,
+    conns: &mut [Option<Conn>],
+    scratch: &mut [u8],
+    closed: &mut Vec<(usize, String)>,
+    mut on_packet: F,
+) where
+    F: FnMut(usize, wire::Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
+{
+    for ev in events.iter() {
+        let c = ev.token().0;
+        let Some(conn) = conns.get_mut(c).and_then(Option::as_mut) else {
+            continue;
+        };
+        if ev.is_writable() {
+            conn.writable = true;
+        }
+        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+            let why = match conn.read_packets(scratch, |p, tx| on_packet(c, p, tx)) {
+                ReadEnd::Open => continue,
+                ReadEnd::Closed => "closed by the broker".to_string(),
+                ReadEnd::Failed(e) => e,
+            };
+            closed.push((c, why));
+            conns[c] = None;
+        }
     }
 }
