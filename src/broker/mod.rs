@@ -30,7 +30,7 @@ use bytes::BytesMut;
 use log::{debug, warn};
 use slab::Slab;
 
-use crate::codec::{self, DecodeError, Packet, Protocol, SubOptions};
+use crate::codec::{self, DecodeError, Packet, Protocol, QoS, SubOptions};
 use crate::outbuf::OutBuf;
 use crate::session::{QueueLimits, Session, SharedMessage};
 use crate::timer::TimerWheel;
@@ -67,6 +67,12 @@ pub struct Settings {
     pub retry_interval: Option<Duration>,
     /// How long a socket may stay open without sending CONNECT.
     pub connect_timeout: Duration,
+    /// `max_inflight_bytes`: payload bytes of outbound QoS 1/2 messages in
+    /// flight per client; 0 means no limit.
+    pub max_inflight_bytes: usize,
+    /// `upgrade_outgoing_qos`: deliver at the subscription's granted QoS
+    /// even when the message was published at a lower one.
+    pub upgrade_outgoing_qos: bool,
     /// Per-listener policy, indexed by the listener number given to
     /// [`Broker::open_link`].
     pub listeners: Vec<ListenerPolicy>,
@@ -80,6 +86,15 @@ pub struct ListenerPolicy {
     pub max_connections: Option<usize>,
     /// An empty client id with clean session gets a generated one.
     pub allow_zero_length_clientid: bool,
+    /// `max_topic_alias`: the Topic Alias Maximum told to MQTT 5 clients
+    /// (inbound aliases they may use); 0 disables inbound aliases.
+    pub max_topic_alias: u16,
+    /// `max_qos`: the highest QoS clients of this listener may publish or be
+    /// granted.
+    pub max_qos: QoS,
+    /// `mount_point`: a prefix added to every topic of this listener's
+    /// clients on the way in and removed on the way out.
+    pub mount_point: Option<Rc<str>>,
 }
 
 impl Default for ListenerPolicy {
@@ -89,6 +104,9 @@ impl Default for ListenerPolicy {
             allow_anonymous: true,
             max_connections: None,
             allow_zero_length_clientid: true,
+            max_topic_alias: 10,
+            max_qos: QoS::ExactlyOnce,
+            mount_point: None,
         }
     }
 }
@@ -110,6 +128,8 @@ impl Default for Settings {
             persistent_client_expiration: None,
             retry_interval: None,
             connect_timeout: Duration::from_secs(10),
+            max_inflight_bytes: 0,
+            upgrade_outgoing_qos: false,
             listeners: vec![ListenerPolicy::default()],
         }
     }
