@@ -87,6 +87,7 @@ pub fn settings_from(config: &Config) -> Settings {
             allow_anonymous: config.anonymous_allowed(i),
             max_connections: l.max_connections,
             allow_zero_length_clientid: config.zero_length_clientid_allowed(i),
+            ..ListenerPolicy::default()
         })
         .collect();
     Settings {
