@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{keep_alive_window, mark_dirty, Broker, CloseCause, LinkState, Timer};
+use super::link::{mark_dirty, LinkState};
+use super::{keep_alive_window, Broker, CloseCause, Timer};
 use crate::codec::{self, connack, reason, ConnAck, Connect, DecodeError, Packet, Protocol};
 use crate::session::{OutState, Session};
 

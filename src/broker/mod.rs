@@ -14,7 +14,9 @@
 //! tests); the broker never touches it.
 
 mod connect;
+mod link;
 mod publish;
+mod settings;
 mod subscribe;
 mod sys;
 #[cfg(test)]
@@ -26,114 +28,23 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use log::{debug, warn};
 use slab::Slab;
 
-use crate::codec::{self, DecodeError, Packet, Protocol, QoS, SubOptions};
-use crate::outbuf::OutBuf;
-use crate::session::{QueueLimits, Session, SharedMessage};
+use crate::codec::{self, DecodeError, Packet, SubOptions};
+use crate::session::{Session, SharedMessage};
 use crate::timer::TimerWheel;
 use crate::topic::{RetainedStore, TopicTree};
 
+pub use link::{Link, RxBuf};
+pub use settings::{ListenerPolicy, Settings, MQTT_MAX_PACKET};
 pub use subscribe::{SUBSCRIBE_LOG, UNSUBSCRIBE_LOG};
-pub use sys::Stats;
 
-/// The largest packet MQTT can express (fixed header included).
-pub const MQTT_MAX_PACKET: usize = 268_435_455 + 5;
+use link::{mark_dirty, LinkState};
 
 /// Timer resolution.
 const TICK: Duration = Duration::from_millis(100);
-
-/// What the broker enforces; built from the configuration.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Largest packet accepted, fixed header included.
-    pub max_packet_size: usize,
-    /// Largest PUBLISH payload accepted; 0 means no limit.
-    pub message_size_limit: usize,
-    pub limits: QueueLimits,
-    /// Queue QoS 0 messages for offline persistent sessions.
-    pub queue_qos0: bool,
-    /// Largest keep-alive a client may ask for (seconds).
-    pub max_keepalive: u16,
-    pub retain_available: bool,
-    /// `$SYS` publication interval; `None` disables it.
-    pub sys_interval: Option<Duration>,
-    /// Removes persistent sessions whose client has been away this long.
-    pub persistent_client_expiration: Option<Duration>,
-    /// Re-send unacknowledged QoS 1/2 messages on a live connection after
-    /// this long; `None` (the default) re-sends only on reconnect.
-    pub retry_interval: Option<Duration>,
-    /// How long a socket may stay open without sending CONNECT.
-    pub connect_timeout: Duration,
-    /// `max_inflight_bytes`: payload bytes of outbound QoS 1/2 messages in
-    /// flight per client; 0 means no limit.
-    pub max_inflight_bytes: usize,
-    /// `upgrade_outgoing_qos`: deliver at the subscription's granted QoS
-    /// even when the message was published at a lower one.
-    pub upgrade_outgoing_qos: bool,
-    /// Per-listener policy, indexed by the listener number given to
-    /// [`Broker::open_link`].
-    pub listeners: Vec<ListenerPolicy>,
-}
-
-/// What a listener allows.
-#[derive(Clone, Debug)]
-pub struct ListenerPolicy {
-    pub allow_anonymous: bool,
-    /// Connections at once; `None` means no limit.
-    pub max_connections: Option<usize>,
-    /// An empty client id with clean session gets a generated one.
-    pub allow_zero_length_clientid: bool,
-    /// `max_topic_alias`: the Topic Alias Maximum told to MQTT 5 clients
-    /// (inbound aliases they may use); 0 disables inbound aliases.
-    pub max_topic_alias: u16,
-    /// `max_qos`: the highest QoS clients of this listener may publish or be
-    /// granted.
-    pub max_qos: QoS,
-    /// `mount_point`: a prefix added to every topic of this listener's
-    /// clients on the way in and removed on the way out.
-    pub mount_point: Option<Rc<str>>,
-}
-
-impl Default for ListenerPolicy {
-    /// Anonymous access, no connection limit, generated client ids.
-    fn default() -> ListenerPolicy {
-        ListenerPolicy {
-            allow_anonymous: true,
-            max_connections: None,
-            allow_zero_length_clientid: true,
-            max_topic_alias: 10,
-            max_qos: QoS::ExactlyOnce,
-            mount_point: None,
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            max_packet_size: MQTT_MAX_PACKET,
-            message_size_limit: 0,
-            limits: QueueLimits {
-                max_inflight: 20,
-                max_queued: 1000,
-                max_queued_bytes: 0,
-            },
-            queue_qos0: false,
-            max_keepalive: 65535,
-            retain_available: true,
-            sys_interval: Some(Duration::from_secs(10)),
-            persistent_client_expiration: None,
-            retry_interval: None,
-            connect_timeout: Duration::from_secs(10),
-            max_inflight_bytes: 0,
-            upgrade_outgoing_qos: false,
-            listeners: vec![ListenerPolicy::default()],
-        }
-    }
-}
+pub use sys::Stats;
 
 /// Why a connection ended; chooses whether the will is published and what
 /// the disconnect log line says.
@@ -185,97 +96,6 @@ impl fmt::Display for CloseCause {
             CloseCause::TooManyConnections => f.write_str("listener at max_connections"),
             CloseCause::Shutdown => f.write_str("broker shutting down"),
         }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LinkState {
-    /// Socket open, CONNECT not yet received.
-    AwaitConnect,
-    /// CONNECT accepted; `session` is valid.
-    Connected,
-    /// Ending: nothing more is read; pending output is flushed, then the
-    /// event loop removes it.
-    Closing,
-}
-
-/// One network connection.
-#[derive(Debug)]
-pub struct Link<T> {
-    /// The transport (the broker never touches it).
-    pub io: T,
-    /// Received bytes not yet parsed (a partial packet at most, between
-    /// calls to `process_input`).
-    pub rx: RxBuf,
-    /// Bytes to send.
-    pub tx: OutBuf,
-    /// Whether the event loop has asked for WRITABLE events.
-    pub write_interest: bool,
-    pub peer: SocketAddr,
-    last_rx: Instant,
-    generation: u32,
-    /// The session index, once `Connected`.
-    session: u32,
-    listener: u16,
-    keep_alive: u16,
-    state: LinkState,
-    protocol: Protocol,
-    dirty: bool,
-}
-
-/// A link's receive buffer: no allocation at all while empty, which an idle
-/// connection is between reads.
-#[derive(Debug, Default)]
-pub struct RxBuf(Option<Box<BytesMut>>);
-
-impl RxBuf {
-    /// Called by the event loop (or a test) with bytes read from the socket;
-    /// appends them.
-    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
-        if !bytes.is_empty() {
-            self.0
-                .get_or_insert_with(Box::default)
-                .extend_from_slice(bytes);
-        }
-    }
-
-    /// The bytes not yet parsed.
-    fn bytes(&self) -> &[u8] {
-        self.0.as_deref().map_or(&[], |b| &b[..])
-    }
-
-    fn is_empty(&self) -> bool {
-        self.bytes().is_empty()
-    }
-
-    /// Makes room for `n` more bytes (the rest of a partial packet).
-    fn reserve(&mut self, n: usize) {
-        self.0.get_or_insert_with(Box::default).reserve(n);
-    }
-
-    /// Takes the first `n` bytes, which `codec::check` found to be a packet.
-    fn split_to(&mut self, n: usize) -> bytes::Bytes {
-        match self.0.as_mut() {
-            Some(b) => b.split_to(n.min(b.len())).freeze(),
-            None => bytes::Bytes::new(),
-        }
-    }
-
-    /// Frees the buffer.
-    fn clear(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl<T> Link<T> {
-    /// True once the link is ending; the event loop stops reading it.
-    pub fn is_closing(&self) -> bool {
-        self.state == LinkState::Closing
-    }
-
-    /// The index of the link's session (meaningful once `Connected`).
-    fn sid(&self) -> usize {
-        self.session as usize
     }
 }
 
@@ -395,21 +215,10 @@ impl<T> Broker<T> {
             *c += 1;
         }
         let generation = self.generation();
-        let id = self.links.insert(Link {
-            io,
-            rx: RxBuf::default(),
-            tx: OutBuf::default(),
-            write_interest: false,
-            peer,
-            listener: u16::try_from(listener).unwrap_or(u16::MAX),
-            generation,
-            state: LinkState::AwaitConnect,
-            protocol: Protocol::V311,
-            session: u32::MAX,
-            keep_alive: 0,
-            last_rx: now,
-            dirty: false,
-        });
+        let listener = u16::try_from(listener).unwrap_or(u16::MAX);
+        let id = self
+            .links
+            .insert(Link::new(io, peer, listener, generation, now));
         self.timers.schedule(
             now + self.settings.connect_timeout,
             Timer::ConnectTimeout {
@@ -754,14 +563,6 @@ impl<T> Broker<T> {
                 ..Default::default()
             }),
         );
-    }
-}
-
-/// Adds `id` to the flush list once.
-fn mark_dirty<T>(dirty: &mut Vec<usize>, id: usize, link: &mut Link<T>) {
-    if !link.dirty {
-        link.dirty = true;
-        dirty.push(id);
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use log::{debug, warn};
 
-use super::{mark_dirty, Broker, CloseCause, Link, LinkState, Timer};
+use super::link::{mark_dirty, LinkState};
+use super::{Broker, CloseCause, Link, Timer};
 use crate::codec::{self, encode_publish_header, reason, Ack, Packet, Publish, PublishHeader, QoS};
 use crate::session::{Enqueued, Message, OutState, Queued, SharedMessage};
 use crate::topic::valid_topic_name;

@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::*;
 use crate::codec::{
-    connack, Ack, ByteStr, ConnAck, Connect, Properties, Publish, PublishProperties, QoS,
+    connack, Ack, ByteStr, ConnAck, Connect, Properties, Protocol, Publish, PublishProperties, QoS,
     SubOptions, Subscribe, Unsubscribe, Will,
 };
 
