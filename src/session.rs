@@ -27,9 +27,50 @@ pub struct Message {
     pub retain: bool,
     /// MQTT 5 properties to forward (no topic alias, no subscription ids).
     pub properties: PublishProperties,
+    /// When its Message Expiry Interval runs out; `None` if it never does.
+    pub expires_at: Option<Instant>,
+}
+
+impl Message {
+    /// True once the message's expiry has passed: it is never sent again
+    /// [MQTT-3.3.2-5].
+    pub fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// The Message Expiry Interval to forward at `now`: what is left of
+    /// the received one, rounded up to whole seconds [MQTT-3.3.2-6].
+    pub fn expiry_left(&self, now: Instant) -> Option<u32> {
+        self.expires_at.map(|at| {
+            let left = at.saturating_duration_since(now);
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            u32::try_from(secs).unwrap_or(u32::MAX)
+        })
+    }
 }
 
 pub type SharedMessage = Rc<Message>;
+
+/// The Subscription Identifiers a delivery carries: most carry none, some
+/// one, rarely several (overlapping subscriptions of one session, each with
+/// its identifier).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SubIds {
+    #[default]
+    None,
+    One(u32),
+    Many(Box<[u32]>),
+}
+
+impl SubIds {
+    pub fn as_slice(&self) -> &[u32] {
+        match self {
+            SubIds::None => &[],
+            SubIds::One(id) => std::slice::from_ref(id),
+            SubIds::Many(ids) => ids,
+        }
+    }
+}
 
 /// Where an outbound QoS 1/2 message stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +88,7 @@ pub struct Inflight {
     pub msg: SharedMessage,
     pub qos: QoS,
     pub retain: bool,
+    pub sub_ids: SubIds,
     pub state: OutState,
     /// When it (or its PUBREL) was last sent; `None` while the client is
     /// away, so the resend on reconnect is the first send of this link.
@@ -58,7 +100,9 @@ pub struct Inflight {
 pub struct Queued {
     pub msg: SharedMessage,
     pub qos: QoS,
+    /// The RETAIN flag it goes out with.
     pub retain: bool,
+    pub sub_ids: SubIds,
 }
 
 /// What [`Session::enqueue`] did.
@@ -88,6 +132,8 @@ pub struct QueueLimits {
 #[derive(Debug, Default)]
 struct Books {
     inflight: VecDeque<Inflight>,
+    /// Payload bytes of `inflight` (for `max_inflight_bytes`).
+    inflight_bytes: usize,
     queue: VecDeque<Queued>,
     queued_bytes: usize,
     queued_qos0: usize,
@@ -108,12 +154,21 @@ pub struct Session {
     /// The link index of the connection using this session, if any.
     pub link: Option<u32>,
     pub protocol: Protocol,
-    /// A 3.x clean session (or MQTT 5 session expiry 0): state is dropped
-    /// when the connection ends.
-    pub clean: bool,
+    /// Seconds the session outlives its connection: 0 for a 3.x clean
+    /// session or an MQTT 5 Session Expiry Interval of 0 (state is dropped
+    /// when the connection ends), `u32::MAX` for never (a 3.x persistent
+    /// session, which `persistent_client_expiration` may still end).
+    pub expiry_interval: u32,
+    /// Outbound QoS 1/2 messages in flight at once: `max_inflight_messages`,
+    /// or the client's Receive Maximum when lower.
+    pub window: u16,
     /// A retry timer is pending for this session.
     pub retry_armed: bool,
     pub route_qos: QoS,
+    /// Routing scratch: a matching subscription has Retain As Published.
+    pub route_rap: bool,
+    /// Routing scratch: more than one subscription of this session matched.
+    pub route_multi: bool,
     next_packet_id: u16,
     /// Distinguishes this session from a later one in the same slab slot
     /// (timer keys carry it).
@@ -127,6 +182,8 @@ pub struct Session {
     /// In flight, queued and inbound QoS 2 state; `None` while all empty.
     books: Option<Box<Books>>,
     /// Boxed: most clients set none, and an idle session stays small.
+    /// While the session has no connection, a will here is one held back
+    /// by its Will Delay Interval.
     pub will: Option<Box<Will>>,
     /// When the last connection ended (for expiry); `None` while connected.
     pub disconnected_at: Option<Instant>,
@@ -137,14 +194,22 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(client_id: Rc<str>, protocol: Protocol, clean: bool, generation: u32) -> Session {
+    pub fn new(
+        client_id: Rc<str>,
+        protocol: Protocol,
+        expiry_interval: u32,
+        generation: u32,
+    ) -> Session {
         Session {
             client_id,
             link: None,
             protocol,
-            clean,
+            expiry_interval,
+            window: u16::MAX,
             retry_armed: false,
             route_qos: QoS::AtMostOnce,
+            route_rap: false,
+            route_multi: false,
             next_packet_id: 0,
             generation,
             dropped: 0,
@@ -214,9 +279,22 @@ impl Session {
         self.books.as_ref().is_none_or(|b| b.queue.is_empty())
     }
 
-    /// Is there room for one more message in flight?
-    pub fn window_open(&self, limits: &QueueLimits) -> bool {
-        self.inflight_len() < usize::from(limits.max_inflight)
+    /// True when the session's state ends with its connection.
+    pub fn ends_with_connection(&self) -> bool {
+        self.expiry_interval == 0
+    }
+
+    /// Is there room for one more message in flight? `max_bytes` is
+    /// `max_inflight_bytes` (0: no limit): while fewer payload bytes than
+    /// that are in flight, one more message may go.
+    pub fn window_open(&self, max_bytes: usize) -> bool {
+        self.inflight_len() < usize::from(self.window)
+            && (max_bytes == 0 || self.inflight_bytes() < max_bytes)
+    }
+
+    /// Payload bytes of the messages in flight.
+    pub fn inflight_bytes(&self) -> usize {
+        self.books.as_ref().map_or(0, |b| b.inflight_bytes)
     }
 
     /// Allocates the next free packet id (1..=65535, skipping ids in use).
@@ -236,11 +314,14 @@ impl Session {
 
     /// Records a message sent with a fresh packet id.
     pub fn push_inflight(&mut self, packet_id: u16, q: Queued, now: Option<Instant>) {
-        self.books_mut().inflight.push_back(Inflight {
+        let books = self.books_mut();
+        books.inflight_bytes += q.msg.payload.len();
+        books.inflight.push_back(Inflight {
             packet_id,
             msg: q.msg,
             qos: q.qos,
             retain: q.retain,
+            sub_ids: q.sub_ids,
             state: OutState::Published,
             sent_at: now,
         });
@@ -257,7 +338,9 @@ impl Session {
     /// when they are left empty.
     fn complete_inflight(&mut self, i: usize) {
         if let Some(b) = self.books.as_mut() {
-            b.inflight.remove(i);
+            if let Some(f) = b.inflight.remove(i) {
+                b.inflight_bytes -= f.msg.payload.len();
+            }
         }
         self.release_if_empty();
     }
@@ -286,6 +369,35 @@ impl Session {
         }
         self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce)
             .is_some()
+    }
+
+    /// An MQTT 5 PUBREC with a failure reason code: the receiver refused the
+    /// QoS 2 message, so it is complete without PUBREL [MQTT-4.3.3-4].
+    /// False when no such message.
+    pub fn pubrec_refused(&mut self, packet_id: u16) -> bool {
+        match self.find_inflight(packet_id, OutState::Published, QoS::ExactlyOnce) {
+            Some(i) => {
+                self.complete_inflight(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Called before re-sending the window on resume: drops in-flight
+    /// PUBLISHes whose message expired while the client was away (a PUBREL
+    /// still completes). Returns how many were dropped.
+    pub fn drop_expired_inflight(&mut self, now: Instant) -> usize {
+        let Some(b) = self.books.as_mut() else {
+            return 0;
+        };
+        let before = b.inflight.len();
+        b.inflight
+            .retain(|f| !(f.state == OutState::Published && f.msg.expired(now)));
+        b.inflight_bytes = b.inflight.iter().map(|f| f.msg.payload.len()).sum();
+        let dropped = before - b.inflight.len();
+        self.release_if_empty();
+        dropped
     }
 
     /// PUBCOMP: completes a QoS 2 message. False when no such message.
@@ -327,6 +439,19 @@ impl Session {
     /// Payload bytes queued.
     pub fn queued_bytes(&self) -> usize {
         self.books.as_ref().map_or(0, |b| b.queued_bytes)
+    }
+
+    /// Is inbound QoS 2 packet id `packet_id` received and not yet
+    /// released (so a PUBLISH with it is a re-send)?
+    pub fn holds_qos2(&self, packet_id: u16) -> bool {
+        self.books
+            .as_ref()
+            .is_some_and(|b| b.incoming.contains(&packet_id))
+    }
+
+    /// Inbound QoS 2 messages received and not yet released.
+    pub fn incoming_qos2(&self) -> usize {
+        self.books.as_ref().map_or(0, |b| b.incoming.len())
     }
 
     /// Records an inbound QoS 2 packet id; false if it was already held (a
@@ -414,9 +539,11 @@ mod tests {
                 qos,
                 retain: false,
                 properties: PublishProperties::default(),
+                expires_at: None,
             }),
             qos,
             retain: false,
+            sub_ids: SubIds::None,
         }
     }
 
@@ -430,7 +557,7 @@ mod tests {
 
     #[test]
     fn packet_ids_skip_zero_and_ids_in_use() {
-        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, u32::MAX, 0);
         s.next_packet_id = 65534;
         let a = s.next_packet_id();
         s.push_inflight(a, msg(QoS::AtLeastOnce, 1), None);
@@ -444,7 +571,7 @@ mod tests {
 
     #[test]
     fn qos2_outbound_flow() {
-        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, u32::MAX, 0);
         let t = Instant::now();
         s.push_inflight(7, msg(QoS::ExactlyOnce, 1), Some(t));
         assert!(!s.puback(7), "PUBACK does not complete a QoS 2 message");
@@ -462,7 +589,7 @@ mod tests {
 
     #[test]
     fn queue_full_drops_new_qos0_and_evicts_old_qos0_for_qos1() {
-        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, u32::MAX, 0);
         let l = limits(2, 0);
         assert_eq!(s.enqueue(msg(QoS::AtMostOnce, 1), &l), Enqueued::Yes);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 1), &l), Enqueued::Yes);
@@ -478,7 +605,7 @@ mod tests {
 
     #[test]
     fn queue_byte_limit() {
-        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, u32::MAX, 0);
         let l = limits(0, 10);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 6), &l), Enqueued::Yes);
         assert_eq!(s.enqueue(msg(QoS::AtLeastOnce, 6), &l), Enqueued::Dropped);
@@ -490,7 +617,7 @@ mod tests {
 
     #[test]
     fn inbound_qos2_ids_are_exactly_once() {
-        let mut s = Session::new(Rc::from("c"), Protocol::V311, false, 0);
+        let mut s = Session::new(Rc::from("c"), Protocol::V311, u32::MAX, 0);
         assert!(s.receive_qos2(5));
         assert!(
             !s.receive_qos2(5),

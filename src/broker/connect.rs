@@ -1,16 +1,26 @@
 //! CONNECT and DISCONNECT: protocol and identifier checks, authentication
-//! policy, session take-over, clean or resumed sessions, and the resend of
-//! unacknowledged messages on resume.
+//! policy, what an MQTT 5 client negotiates (session expiry, Receive
+//! Maximum, Maximum Packet Size, topic aliases, keep-alive), session
+//! take-over, clean or resumed sessions, and the resend of unacknowledged
+//! messages on resume.
 
 use std::rc::Rc;
 use std::time::Instant;
 
 use log::{info, warn};
 
-use super::link::{mark_dirty, LinkState};
-use super::{keep_alive_window, Broker, CloseCause, Timer};
-use crate::codec::{self, connack, reason, ConnAck, Connect, DecodeError, Packet, Protocol};
-use crate::session::{OutState, Session};
+use super::link::{LinkState, V5Link, OUT_ALIAS_CAP};
+use super::{keep_alive_window, Broker, CloseCause, Timer, MQTT_MAX_PACKET};
+use crate::codec::{
+    self, connack, reason, ByteStr, ConnAck, Connect, DecodeError, Packet, Properties, Protocol,
+    QoS,
+};
+use crate::session::Session;
+use crate::topic::valid_topic_name;
+
+/// The Session Expiry Interval that means "never": the session outlives
+/// any disconnection.
+pub const NEVER_EXPIRES: u32 = u32::MAX;
 
 impl<T> Broker<T> {
     /// CONNECT naming a protocol midge does not speak: CONNACK 0x01 (or
@@ -26,85 +36,132 @@ impl<T> Broker<T> {
             (Protocol::V311, connack::UNACCEPTABLE_PROTOCOL_VERSION)
         };
         self.links[id].protocol = protocol;
-        self.send_connack(id, false, code);
+        self.send_connack(id, false, code, Properties::default());
         self.close_link(id, CloseCause::Refused("unsupported protocol"), now);
         warn!("refused {}: {e}", self.links[id].peer);
     }
 
-    fn send_connack(&mut self, id: usize, session_present: bool, code: u8) {
+    fn send_connack(&mut self, id: usize, session_present: bool, code: u8, properties: Properties) {
         self.send_packet(
             id,
             &Packet::ConnAck(ConnAck {
                 session_present,
                 code,
-                ..Default::default()
+                properties,
             }),
         );
     }
 
     /// Refuses a CONNECT with `code` (a 3.x return code; 5.0 clients get
-    /// `v5_code`), logs why, and closes.
-    fn refuse(&mut self, id: usize, code: u8, v5_code: u8, why: &'static str, now: Instant) {
+    /// `v5_code` and a Reason String), logs why with the client id and
+    /// address, and closes. No will is published for a refused client.
+    fn refuse(
+        &mut self,
+        id: usize,
+        c: &Connect,
+        code: u8,
+        v5_code: u8,
+        why: &'static str,
+        now: Instant,
+    ) {
         let link = &self.links[id];
-        let code = if link.protocol.is_v5() { v5_code } else { code };
-        self.send_connack(id, false, code);
+        warn!(
+            "refused client {:?} from {}: {why}",
+            c.client_id.as_str(),
+            link.peer
+        );
+        let (code, properties) = if link.protocol.is_v5() {
+            let p = Properties {
+                reason_string: Some(ByteStr::from_static(why)),
+                ..Properties::default()
+            };
+            (v5_code, p)
+        } else {
+            (code, Properties::default())
+        };
+        self.send_connack(id, false, code, properties);
         self.close_link(id, CloseCause::Refused(why), now);
+    }
+
+    /// The checks of a CONNECT that come before any session is touched;
+    /// `Err` carries the 3.x return code (`None`: close without CONNACK, as
+    /// 3.x has no code for it), the 5.0 reason code and the cause.
+    fn admit(&self, id: usize, c: &Connect) -> Result<(), (Option<u8>, u8, &'static str)> {
+        let v5 = c.protocol.is_v5();
+        let policy = self.settings.listener(self.links[id].listener);
+        if v5 && c.properties.authentication_method.is_some() {
+            // No enhanced authentication method is configured [MQTT-4.12.0-1].
+            return Err((
+                None,
+                reason::BAD_AUTHENTICATION_METHOD,
+                "authentication method not supported",
+            ));
+        }
+        // No authentication source exists yet, so a client is accepted only
+        // where anonymous access is allowed (as Mosquitto does with
+        // `allow_anonymous false` and no password file).
+        if !policy.allow_anonymous {
+            return Err((
+                Some(connack::NOT_AUTHORIZED),
+                reason::NOT_AUTHORIZED,
+                "not authorised (allow_anonymous is false)",
+            ));
+        }
+        if !v5
+            && (c.keep_alive > self.settings.max_keepalive
+                || (c.keep_alive == 0 && self.settings.max_keepalive < u16::MAX))
+        {
+            return Err((
+                Some(connack::IDENTIFIER_REJECTED),
+                reason::UNSPECIFIED_ERROR,
+                "keep-alive above max_keepalive",
+            ));
+        }
+        if let Some(will) = &c.will {
+            if !valid_topic_name(&will.topic) {
+                // [MQTT-3.1.3-11]: the Will Topic is a topic name.
+                return Err((None, reason::TOPIC_NAME_INVALID, "invalid will topic"));
+            }
+            if will.qos > policy.max_qos {
+                return Err((None, reason::QOS_NOT_SUPPORTED, "will QoS above max_qos"));
+            }
+            if will.retain && !self.settings.retain_available {
+                return Err((
+                    None,
+                    reason::RETAIN_NOT_SUPPORTED,
+                    "retained will while retain_available is false",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// CONNECT on a fresh link.
     pub(super) fn handle_connect(&mut self, id: usize, c: Connect, now: Instant) {
         self.links[id].protocol = c.protocol;
-        if c.protocol == Protocol::V5 {
-            // MQTT 5 sessions are not served yet: say so in the protocol's
-            // own terms rather than half-serve them.
-            info!(
-                "refused MQTT 5 client {:?} from {}: MQTT 5 is not supported yet",
-                c.client_id.as_str(),
-                self.links[id].peer
-            );
-            self.refuse(
-                id,
-                connack::UNACCEPTABLE_PROTOCOL_VERSION,
-                reason::UNSUPPORTED_PROTOCOL_VERSION,
-                "MQTT 5 not supported yet",
-                now,
-            );
+        let v5 = c.protocol.is_v5();
+        if let Err((code, v5_code, why)) = self.admit(id, &c) {
+            match code {
+                Some(code) => self.refuse(id, &c, code, v5_code, why, now),
+                None if v5 => self.refuse(id, &c, 0, v5_code, why, now),
+                None => {
+                    warn!(
+                        "refused client {:?} from {}: {why}",
+                        c.client_id.as_str(),
+                        self.links[id].peer
+                    );
+                    self.close_link(id, CloseCause::Refused(why), now);
+                }
+            }
             return;
         }
-        let listener = usize::from(self.links[id].listener);
-        let anonymous_ok = self
-            .settings
-            .listeners
-            .get(listener)
-            .is_some_and(|l| l.allow_anonymous);
-        // No authentication source exists yet, so a client is accepted only
-        // where anonymous access is allowed (as Mosquitto does with
-        // `allow_anonymous false` and no password file).
-        if !anonymous_ok {
-            warn!(
-                "refused client {:?} from {}: not authorised (allow_anonymous is false)",
-                c.client_id.as_str(),
-                self.links[id].peer
-            );
-            self.refuse(
-                id,
-                connack::NOT_AUTHORIZED,
-                reason::NOT_AUTHORIZED,
-                "not authorised",
-                now,
-            );
-            return;
-        }
-        let client_id = match self.client_identifier(&c, listener) {
+        let listener = self.links[id].listener;
+        let (client_id, assigned) = match self.client_identifier(&c, usize::from(listener)) {
             Ok(cid) => cid,
             Err(why) => {
-                warn!(
-                    "refused client {:?} from {}: {why}",
-                    c.client_id.as_str(),
-                    self.links[id].peer
-                );
                 self.refuse(
                     id,
+                    &c,
                     connack::IDENTIFIER_REJECTED,
                     reason::CLIENT_IDENTIFIER_NOT_VALID,
                     why,
@@ -113,65 +170,90 @@ impl<T> Broker<T> {
                 return;
             }
         };
-        if c.keep_alive > self.settings.max_keepalive
-            || (c.keep_alive == 0 && self.settings.max_keepalive < u16::MAX)
-        {
-            warn!(
-                "refused client {client_id} from {}: keep-alive {} s is above max_keepalive {}",
-                self.links[id].peer, c.keep_alive, self.settings.max_keepalive
-            );
-            self.refuse(
-                id,
-                connack::IDENTIFIER_REJECTED,
-                reason::UNSPECIFIED_ERROR,
-                "keep-alive above max_keepalive",
-                now,
-            );
-            return;
-        }
+        // An MQTT 5 client asking for no keep-alive, or for more than
+        // max_keepalive, is told max_keepalive (Server Keep Alive), as
+        // Mosquitto 2.0 does [MQTT-3.2.2-21].
+        let max_keepalive = self.settings.max_keepalive;
+        let server_keep_alive =
+            (v5 && (c.keep_alive == 0 || c.keep_alive > max_keepalive)).then_some(max_keepalive);
+        let keep_alive = server_keep_alive.unwrap_or(c.keep_alive);
+        let expiry_interval = match (v5, c.clean_start) {
+            (true, _) => c.properties.session_expiry.unwrap_or(0),
+            (false, true) => 0,
+            (false, false) => NEVER_EXPIRES,
+        };
 
         // Take-over: the existing connection with this id is closed
         // [MQTT-3.1.4-2]; its will is published as it did not DISCONNECT.
         if let Some(&sid) = self.by_client_id.get(&*client_id) {
             if let Some(old) = self.sessions[sid].link {
-                self.close_link(old as usize, CloseCause::TakenOver, now);
+                let old = old as usize;
+                if self.links[old].protocol.is_v5() {
+                    self.send_disconnect(
+                        old,
+                        reason::SESSION_TAKEN_OVER,
+                        "session taken over by a new connection",
+                    );
+                }
+                self.close_link(old, CloseCause::TakenOver, now);
             }
         }
         let existing = self.by_client_id.get(&*client_id).copied();
         let (sid, session_present) = match existing {
-            Some(sid) if !c.clean_start => (sid, true),
-            Some(sid) => {
-                self.remove_session(sid);
-                (
-                    self.create_session(client_id.clone(), c.protocol, true),
-                    false,
-                )
+            Some(sid) if !c.clean_start => {
+                // Back within the Will Delay Interval: the will is not sent
+                // [MQTT-3.1.3-9].
+                self.sessions[sid].will = None;
+                (sid, true)
             }
-            None => (
-                self.create_session(client_id.clone(), c.protocol, c.clean_start),
-                false,
-            ),
+            Some(sid) => {
+                self.remove_session(sid, now);
+                (self.create_session(client_id.clone(), c.protocol), false)
+            }
+            None => (self.create_session(client_id.clone(), c.protocol), false),
         };
+        let mount = self.settings.listener(listener).mount_point.clone();
         let session = &mut self.sessions[sid];
         session.link = Some(id as u32);
         session.protocol = c.protocol;
-        session.clean = c.clean_start;
+        session.expiry_interval = expiry_interval;
         session.disconnected_at = None;
+        session.window = match c.properties.receive_maximum {
+            Some(max) if v5 => max.min(self.settings.limits.max_inflight),
+            _ => self.settings.limits.max_inflight,
+        };
         session.will = c.will.map(|mut w| {
-            w.topic = w.topic.compact();
+            w.topic = match mount.as_deref() {
+                Some(m) => ByteStr::from(format!("{m}{}", w.topic)),
+                None => w.topic.compact(),
+            };
             w.payload = bytes::Bytes::copy_from_slice(&w.payload);
+            w.properties.passthrough = bytes::Bytes::copy_from_slice(&w.properties.passthrough);
             Box::new(w)
         });
         let generation = self.links[id].generation;
         let link = &mut self.links[id];
         link.state = LinkState::Connected;
         link.session = sid as u32;
-        link.keep_alive = c.keep_alive;
+        link.keep_alive = keep_alive;
+        if v5 {
+            link.v5 = Some(Box::new(V5Link {
+                max_packet: c.properties.maximum_packet_size.unwrap_or(u32::MAX),
+                problem_info: c.properties.request_problem_information != Some(0),
+                inbound: Vec::new(),
+                outbound: Default::default(),
+                out_max: c
+                    .properties
+                    .topic_alias_maximum
+                    .unwrap_or(0)
+                    .min(OUT_ALIAS_CAP),
+            }));
+        }
         self.stats.connected += 1;
         self.stats.connects_total += 1;
-        if c.keep_alive > 0 {
+        if keep_alive > 0 {
             self.timers.schedule(
-                now + keep_alive_window(c.keep_alive),
+                now + keep_alive_window(keep_alive),
                 Timer::KeepAlive {
                     link: id as u32,
                     generation,
@@ -179,33 +261,68 @@ impl<T> Broker<T> {
             );
         }
         info!(
-            "client {client_id} connected from {} (MQTT {}, clean session {}, keep-alive {} s{})",
+            "client {client_id} connected from {} (MQTT {}, clean {} {}, keep-alive {} s{})",
             link.peer,
             c.protocol,
+            if v5 { "start" } else { "session" },
             c.clean_start,
-            c.keep_alive,
+            keep_alive,
             if session_present {
                 ", session resumed"
             } else {
                 ""
             }
         );
-        self.send_connack(id, session_present, connack::ACCEPTED);
+        let properties = if v5 {
+            self.connack_properties(listener, assigned.then_some(&*client_id), server_keep_alive)
+        } else {
+            Properties::default()
+        };
+        self.send_connack(id, session_present, connack::ACCEPTED, properties);
         if session_present {
-            self.resume(sid, id, now);
+            self.resume(sid, now);
         }
     }
 
-    /// Picks the client identifier: the client's own, or a generated one for
-    /// an empty identifier with a clean session [MQTT-3.1.3-6, MQTT-3.1.3-8].
-    fn client_identifier(&mut self, c: &Connect, listener: usize) -> Result<Rc<str>, &'static str> {
+    /// The properties of a successful MQTT 5 CONNACK: those Mosquitto 2.0
+    /// sends for the same configuration, with the same values (the encoder
+    /// writes them in its order too).
+    fn connack_properties(
+        &self,
+        listener: u16,
+        assigned: Option<&str>,
+        server_keep_alive: Option<u16>,
+    ) -> Properties {
+        let policy = self.settings.listener(listener);
+        let max_inflight = self.settings.limits.max_inflight;
+        Properties {
+            topic_alias_maximum: (policy.max_topic_alias > 0).then_some(policy.max_topic_alias),
+            assigned_client_identifier: assigned.map(ByteStr::from),
+            server_keep_alive,
+            retain_available: (!self.settings.retain_available).then_some(0),
+            maximum_packet_size: (self.settings.max_packet_size != MQTT_MAX_PACKET)
+                .then(|| u32::try_from(self.settings.max_packet_size).unwrap_or(u32::MAX)),
+            receive_maximum: (max_inflight != u16::MAX).then_some(max_inflight),
+            maximum_qos: (policy.max_qos != QoS::ExactlyOnce).then_some(policy.max_qos as u8),
+            ..Properties::default()
+        }
+    }
+
+    /// Picks the client identifier: the client's own, or a generated one
+    /// (the `bool` says so) for an empty identifier [MQTT-3.1.3-6]; 3.1.1
+    /// requires clean session for that [MQTT-3.1.3-7], 5.0 does not.
+    fn client_identifier(
+        &mut self,
+        c: &Connect,
+        listener: usize,
+    ) -> Result<(Rc<str>, bool), &'static str> {
         if !c.client_id.is_empty() {
-            return Ok(Rc::from(c.client_id.as_str()));
+            return Ok((Rc::from(c.client_id.as_str()), false));
         }
         if c.protocol == Protocol::V31 {
             return Err("MQTT 3.1 requires a client identifier");
         }
-        if !c.clean_start {
+        if c.protocol == Protocol::V311 && !c.clean_start {
             return Err("empty client identifier without clean session [MQTT-3.1.3-8]");
         }
         let allowed = self
@@ -220,55 +337,54 @@ impl<T> Broker<T> {
             self.next_client_number += 1;
             let candidate = format!("midge-{:08x}-{}", self.id_seed, self.next_client_number);
             if !self.by_client_id.contains_key(candidate.as_str()) {
-                return Ok(Rc::from(candidate));
+                return Ok((Rc::from(candidate), true));
             }
         }
     }
 
-    fn create_session(&mut self, client_id: Rc<str>, protocol: Protocol, clean: bool) -> usize {
+    fn create_session(&mut self, client_id: Rc<str>, protocol: Protocol) -> usize {
         let generation = self.generation();
-        let sid =
-            self.sessions
-                .insert(Session::new(client_id.clone(), protocol, clean, generation));
+        let sid = self
+            .sessions
+            .insert(Session::new(client_id.clone(), protocol, 0, generation));
         self.by_client_id.insert(client_id, sid);
         sid
     }
 
-    /// A resumed session: re-sends every unacknowledged PUBLISH (with DUP)
-    /// and PUBREL with its original packet id, in order, then drains the
-    /// queue into the window [MQTT-4.4.0-1].
-    fn resume(&mut self, sid: usize, id: usize, now: Instant) {
-        let session = &mut self.sessions[sid];
-        let link = &mut self.links[id];
-        for f in session.inflight_mut() {
-            f.sent_at = Some(now);
-            match f.state {
-                OutState::Published => {
-                    super::publish::write_publish(link, &f.msg, f.qos, f.retain, true, f.packet_id);
-                    self.stats.messages_sent += 1;
-                }
-                OutState::Released => {
-                    codec::encode(
-                        &Packet::PubRel(codec::Ack::new(f.packet_id)),
-                        link.protocol,
-                        link.tx.staging(),
-                    );
-                }
-            }
-        }
-        mark_dirty(&mut self.dirty, id, link);
+    /// A resumed session: drops in-flight messages that expired while the
+    /// client was away, re-sends every other unacknowledged PUBLISH (with
+    /// DUP) and PUBREL with its original packet id, in order, then drains
+    /// the queue into the window [MQTT-4.4.0-1].
+    fn resume(&mut self, sid: usize, now: Instant) {
+        let expired = self.sessions[sid].drop_expired_inflight(now);
+        self.stats.expired += expired as u64;
+        self.resend_inflight(sid, now, |_| true);
         self.drain_queue(sid, now);
         if self.sessions[sid].inflight_len() > 0 {
             self.schedule_retry(sid, now);
         }
     }
 
-    /// DISCONNECT: a normal end; the will is discarded [MQTT-3.14.4-3].
-    pub(super) fn handle_disconnect(&mut self, id: usize, now: Instant) {
+    /// DISCONNECT. Normally a clean end: the will is discarded
+    /// [MQTT-3.14.4-3]. An MQTT 5 client may ask for its will with reason
+    /// 0x04, and may change its Session Expiry Interval, except from 0 to
+    /// another value [MQTT-3.14.2-2].
+    pub(super) fn handle_disconnect(&mut self, id: usize, d: codec::Disconnect, now: Instant) {
         let sid = self.links[id].sid();
-        if let Some(s) = self.sessions.get_mut(sid) {
-            s.will = None;
+        if let Some(expiry) = d.properties.session_expiry {
+            if self.sessions[sid].expiry_interval == 0 && expiry != 0 {
+                let why = "DISCONNECT sets a Session Expiry Interval after CONNECT set 0 \
+                           [MQTT-3.14.2-2]";
+                self.protocol_violation(id, reason::PROTOCOL_ERROR, why.into(), now);
+                return;
+            }
+            self.sessions[sid].expiry_interval = expiry;
         }
+        if d.reason == reason::DISCONNECT_WITH_WILL {
+            self.close_link(id, CloseCause::DisconnectWithWill, now);
+            return;
+        }
+        self.sessions[sid].will = None;
         self.close_link(id, CloseCause::ClientDisconnect, now);
     }
 
@@ -281,8 +397,9 @@ impl<T> Broker<T> {
             payload: will.payload,
             qos: will.qos,
             retain: will.retain,
+            expires_at: super::publish::expiry_deadline(will.properties.message_expiry, now),
             properties: will.properties,
         };
-        self.publish_message(msg, now);
+        self.publish_message(msg, Some(sid), now);
     }
 }

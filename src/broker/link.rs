@@ -1,13 +1,20 @@
 //! One network connection as the broker sees it: its buffers, its state,
 //! and what the peer negotiated in CONNECT.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
 
-use crate::codec::Protocol;
+use crate::codec::{ByteStr, Protocol};
 use crate::outbuf::OutBuf;
+
+/// Most outbound topic aliases midge assigns on one connection, whatever
+/// the client's Topic Alias Maximum: the table is per connection and must
+/// stay small on a Pi.
+pub const OUT_ALIAS_CAP: u16 = 128;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum LinkState {
@@ -42,6 +49,71 @@ pub struct Link<T> {
     pub(super) state: LinkState,
     pub(super) protocol: Protocol,
     pub(super) dirty: bool,
+    /// MQTT 5 state of the connection; `None` for 3.x.
+    pub(super) v5: Option<Box<V5Link>>,
+}
+
+/// What an MQTT 5 client asked for in CONNECT, and the topic aliases of its
+/// connection (they live and die with it [MQTT-3.3.2-7]).
+#[derive(Debug)]
+pub(super) struct V5Link {
+    /// The client's Maximum Packet Size; `u32::MAX` when it set none.
+    pub max_packet: u32,
+    /// Request Problem Information: Reason Strings and User Properties may
+    /// go on packets other than CONNACK, PUBLISH and DISCONNECT.
+    pub problem_info: bool,
+    /// Inbound aliases: slot `alias - 1` holds its topic (compact copies),
+    /// grown on use up to the listener's `max_topic_alias`.
+    pub inbound: Vec<Option<ByteStr>>,
+    /// Outbound aliases by topic, assigned first come, first served.
+    pub outbound: HashMap<Box<str>, u16, BuildHasherDefault<Fnv>>,
+    /// How many outbound aliases may be assigned: the client's Topic Alias
+    /// Maximum, at most [`OUT_ALIAS_CAP`].
+    pub out_max: u16,
+}
+
+impl V5Link {
+    /// The outbound form of `topic`: the topic and a new alias the first
+    /// time (while aliases are left), the alias alone with an empty topic
+    /// afterwards, the topic alone once aliases ran out.
+    pub fn alias_for<'t>(&mut self, topic: &'t str) -> (&'t str, Option<u16>) {
+        if self.out_max == 0 {
+            return (topic, None);
+        }
+        if let Some(&alias) = self.outbound.get(topic) {
+            return ("", Some(alias));
+        }
+        let next = self.outbound.len() as u16;
+        if next >= self.out_max {
+            return (topic, None);
+        }
+        self.outbound.insert(topic.into(), next + 1);
+        (topic, Some(next + 1))
+    }
+}
+
+/// FNV-1a: a fast hash for the small, bounded outbound alias table (a
+/// flood of colliding topics cannot grow it past [`OUT_ALIAS_CAP`]).
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// A link's receive buffer: no allocation at all while empty, which an idle
@@ -111,6 +183,7 @@ impl<T> Link<T> {
             keep_alive: 0,
             last_rx: now,
             dirty: false,
+            v5: None,
         }
     }
 
@@ -122,6 +195,11 @@ impl<T> Link<T> {
     /// The index of the link's session (meaningful once `Connected`).
     pub(super) fn sid(&self) -> usize {
         self.session as usize
+    }
+
+    /// May Reason Strings and User Properties go on acknowledgements?
+    pub(super) fn problem_info(&self) -> bool {
+        self.v5.as_ref().is_none_or(|v| v.problem_info)
     }
 }
 

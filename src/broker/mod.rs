@@ -14,9 +14,13 @@
 //! tests); the broker never touches it.
 
 mod connect;
+mod deliver;
+mod expiry;
 mod link;
+mod outbound;
 mod publish;
 mod settings;
+mod shared;
 mod subscribe;
 mod sys;
 #[cfg(test)]
@@ -32,19 +36,21 @@ use log::{debug, warn};
 use slab::Slab;
 
 use crate::codec::{self, DecodeError, Packet, SubOptions};
-use crate::session::{Session, SharedMessage};
+use crate::session::{self, Session, SharedMessage, SubIds};
 use crate::timer::TimerWheel;
 use crate::topic::{RetainedStore, TopicTree};
 
+pub use deliver::TX_HIGH_WATER;
 pub use link::{Link, RxBuf};
 pub use settings::{ListenerPolicy, Settings, MQTT_MAX_PACKET};
 pub use subscribe::{SUBSCRIBE_LOG, UNSUBSCRIBE_LOG};
+
+pub use sys::Stats;
 
 use link::{mark_dirty, LinkState};
 
 /// Timer resolution.
 const TICK: Duration = Duration::from_millis(100);
-pub use sys::Stats;
 
 /// Why a connection ended; chooses whether the will is published and what
 /// the disconnect log line says.
@@ -52,6 +58,9 @@ pub use sys::Stats;
 pub enum CloseCause {
     /// The client sent DISCONNECT: no will.
     ClientDisconnect,
+    /// An MQTT 5 client sent DISCONNECT with reason 0x04: the will is
+    /// published.
+    DisconnectWithWill,
     /// The peer closed the socket.
     SocketClosed,
     /// A socket error.
@@ -86,6 +95,9 @@ impl fmt::Display for CloseCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CloseCause::ClientDisconnect => f.write_str("client sent DISCONNECT"),
+            CloseCause::DisconnectWithWill => {
+                f.write_str("client sent DISCONNECT with will message (0x04)")
+            }
             CloseCause::SocketClosed => f.write_str("connection closed by peer"),
             CloseCause::Io(e) => write!(f, "socket error: {e}"),
             CloseCause::KeepAliveTimeout => f.write_str("keep-alive timeout"),
@@ -103,15 +115,48 @@ impl fmt::Display for CloseCause {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Subscription {
     pub options: SubOptions,
+    /// The MQTT 5 Subscription Identifier; 0 for none.
+    pub id: u32,
+}
+
+impl Subscription {
+    /// The identifiers a message delivered through this subscription
+    /// carries.
+    fn ids(&self) -> SubIds {
+        match self.id {
+            0 => SubIds::None,
+            id => SubIds::One(id),
+        }
+    }
 }
 
 /// A timer entry: what to check, and for which generation of the slot.
 #[derive(Clone, Copy, Debug)]
 enum Timer {
-    ConnectTimeout { link: u32, generation: u32 },
-    KeepAlive { link: u32, generation: u32 },
-    Retry { session: u32, generation: u32 },
-    SessionExpiry { session: u32, generation: u32 },
+    ConnectTimeout {
+        link: u32,
+        generation: u32,
+    },
+    KeepAlive {
+        link: u32,
+        generation: u32,
+    },
+    Retry {
+        session: u32,
+        generation: u32,
+    },
+    SessionExpiry {
+        session: u32,
+        generation: u32,
+    },
+    WillDelay {
+        session: u32,
+        generation: u32,
+    },
+    /// Slot in `Broker::retained_expiry`.
+    RetainedExpiry {
+        slot: u32,
+    },
     Sys,
 }
 
@@ -123,6 +168,10 @@ pub struct Broker<T> {
     by_client_id: HashMap<Rc<str>, usize>,
     tree: TopicTree<Subscription>,
     retained: RetainedStore<SharedMessage>,
+    /// Retained messages with an expiry, by timer slot; weak, so a replaced
+    /// message is freed at once.
+    retained_expiry: Slab<std::rc::Weak<session::Message>>,
+    shared: shared::SharedGroups,
     timers: TimerWheel<Timer>,
     /// Links with output to flush.
     dirty: Vec<usize>,
@@ -133,6 +182,7 @@ pub struct Broker<T> {
     next_generation: u32,
     /// Reused buffers for routing and timers (no allocation per message).
     route_scratch: Vec<(u32, Subscription)>,
+    group_scratch: Vec<u32>,
     timer_scratch: Vec<Timer>,
     route_stamp: u64,
     next_client_number: u64,
@@ -144,7 +194,10 @@ pub struct Broker<T> {
 
 impl<T> Broker<T> {
     /// A broker with no clients; `now` is the clock origin.
-    pub fn new(settings: Settings, now: Instant) -> Broker<T> {
+    pub fn new(mut settings: Settings, now: Instant) -> Broker<T> {
+        if settings.listeners.is_empty() {
+            settings.listeners.push(ListenerPolicy::default());
+        }
         let mut timers = TimerWheel::new(now, TICK);
         if let Some(every) = settings.sys_interval {
             timers.schedule(now + every, Timer::Sys);
@@ -157,12 +210,15 @@ impl<T> Broker<T> {
             by_client_id: HashMap::new(),
             tree: TopicTree::new(),
             retained: RetainedStore::new(),
+            retained_expiry: Slab::new(),
+            shared: shared::SharedGroups::default(),
             timers,
             dirty: Vec::new(),
             closing: Vec::new(),
             per_listener,
             next_generation: 0,
             route_scratch: Vec::new(),
+            group_scratch: Vec::new(),
             timer_scratch: Vec::new(),
             route_stamp: 0,
             next_client_number: 0,
@@ -292,7 +348,7 @@ impl<T> Broker<T> {
         }
         if let Some(link) = self.links.get(id) {
             if link.protocol.is_v5() && link.state == LinkState::Connected {
-                self.send_disconnect(id, e.reason_code());
+                self.send_disconnect(id, e.reason_code(), &e.to_string());
             }
         }
         self.close_link(id, CloseCause::Protocol(e.to_string()), now);
@@ -320,13 +376,21 @@ impl<T> Broker<T> {
             ),
             Packet::Publish(p) => self.handle_publish(id, p, now),
             Packet::PubAck(a) => self.handle_puback(id, a.packet_id, now),
-            Packet::PubRec(a) => self.handle_pubrec(id, a.packet_id, now),
+            Packet::PubRec(a) => self.handle_pubrec(id, a, now),
             Packet::PubRel(a) => self.handle_pubrel(id, a.packet_id),
             Packet::PubComp(a) => self.handle_pubcomp(id, a.packet_id, now),
             Packet::Subscribe(s) => self.handle_subscribe(id, s, now),
-            Packet::Unsubscribe(u) => self.handle_unsubscribe(id, u),
+            Packet::Unsubscribe(u) => self.handle_unsubscribe(id, u, now),
             Packet::PingReq => self.send_packet(id, &Packet::PingResp),
-            Packet::Disconnect(_) => self.handle_disconnect(id, now),
+            Packet::Disconnect(d) => self.handle_disconnect(id, d, now),
+            // No authentication method was agreed at CONNECT, so AUTH
+            // (re-authentication included) is a protocol error [MQTT-4.12.0-6].
+            Packet::Auth(_) => self.protocol_violation(
+                id,
+                codec::reason::PROTOCOL_ERROR,
+                "AUTH without an authentication method [MQTT-4.12.0-6]".into(),
+                now,
+            ),
             other => self.close_link(
                 id,
                 CloseCause::Protocol(format!("unexpected {} from a client", other.name())),
@@ -347,75 +411,6 @@ impl<T> Broker<T> {
     /// up on it.
     pub fn link_lost(&mut self, id: usize, cause: CloseCause, now: Instant) {
         self.close_link(id, cause, now);
-    }
-
-    /// Ends link `id`: publishes the will when `cause` calls for it,
-    /// detaches the session (dropping it if clean), logs, and lists the link
-    /// for the event loop to flush and remove. Idempotent.
-    fn close_link(&mut self, id: usize, cause: CloseCause, now: Instant) {
-        let Some(link) = self.links.get_mut(id) else {
-            return;
-        };
-        let was = link.state;
-        if was == LinkState::Closing {
-            return;
-        }
-        link.state = LinkState::Closing;
-        link.rx.clear();
-        let peer = link.peer;
-        self.closing.push(id);
-        if was != LinkState::Connected {
-            log::info!("connection from {peer} closed before CONNECT: {cause}");
-            return;
-        }
-        let sid = link.sid();
-        self.stats.connected = self.stats.connected.saturating_sub(1);
-        let session = &mut self.sessions[sid];
-        log::info!(
-            "client {} from {peer} disconnected: {cause}",
-            session.client_id
-        );
-        session.link = None;
-        session.disconnected_at = Some(now);
-        for f in session.inflight_mut() {
-            f.sent_at = None;
-        }
-        let will = session.will.take();
-        if let Some(will) = will {
-            if cause.publishes_will() {
-                self.publish_will(sid, *will, now);
-            }
-        }
-        self.session_detached(sid, now);
-    }
-
-    /// After the connection of session `sid` ended: drop a clean session,
-    /// or start the expiry clock of a persistent one.
-    fn session_detached(&mut self, sid: usize, now: Instant) {
-        let session = &self.sessions[sid];
-        if session.clean {
-            self.remove_session(sid);
-            return;
-        }
-        if let Some(after) = self.settings.persistent_client_expiration {
-            let generation = session.generation;
-            self.timers.schedule(
-                now + after,
-                Timer::SessionExpiry {
-                    session: sid as u32,
-                    generation,
-                },
-            );
-        }
-    }
-
-    /// Forgets session `sid`: its subscriptions, queue and in-flight state.
-    fn remove_session(&mut self, sid: usize) {
-        let session = self.sessions.remove(sid);
-        for filter in session.filters() {
-            self.tree.unsubscribe(filter, sid as u32);
-        }
-        self.by_client_id.remove(&*session.client_id);
     }
 
     /// Links with output to flush since the last call (each once).
@@ -496,7 +491,11 @@ impl<T> Broker<T> {
                 let deadline = l.last_rx + keep_alive_window(l.keep_alive);
                 if now >= deadline {
                     if l.protocol.is_v5() {
-                        self.send_disconnect(link as usize, codec::reason::KEEP_ALIVE_TIMEOUT);
+                        self.send_disconnect(
+                            link as usize,
+                            codec::reason::KEEP_ALIVE_TIMEOUT,
+                            "keep-alive timeout",
+                        );
                     }
                     self.close_link(link as usize, CloseCause::KeepAliveTimeout, now);
                 } else {
@@ -510,23 +509,12 @@ impl<T> Broker<T> {
             Timer::SessionExpiry {
                 session,
                 generation,
-            } => {
-                let sid = session as usize;
-                let Some(s) = self.sessions.get(sid) else {
-                    return;
-                };
-                let expired = s.generation == generation
-                    && s.link.is_none()
-                    && s.disconnected_at.is_some_and(|at| {
-                        self.settings
-                            .persistent_client_expiration
-                            .is_some_and(|after| now >= at + after)
-                    });
-                if expired {
-                    log::info!("session of client {} expired", s.client_id);
-                    self.remove_session(sid);
-                }
-            }
+            } => self.session_expiry_due(session as usize, generation, now),
+            Timer::WillDelay {
+                session,
+                generation,
+            } => self.will_delay_due(session as usize, generation, now),
+            Timer::RetainedExpiry { slot } => self.retained_expiry_due(slot),
             Timer::Sys => {
                 self.publish_sys(now);
                 if let Some(every) = self.settings.sys_interval {
@@ -548,20 +536,33 @@ impl<T> Broker<T> {
         let ids: Vec<usize> = self.links.iter().map(|(id, _)| id).collect();
         for id in ids {
             if self.links[id].protocol.is_v5() && self.links[id].state == LinkState::Connected {
-                self.send_disconnect(id, codec::reason::SERVER_SHUTTING_DOWN);
+                self.send_disconnect(
+                    id,
+                    codec::reason::SERVER_SHUTTING_DOWN,
+                    "broker shutting down",
+                );
             }
             self.close_link(id, CloseCause::Shutdown, now);
         }
     }
 
     /// MQTT 5 DISCONNECT with `reason` to link `id`.
-    fn send_disconnect(&mut self, id: usize, reason: u8) {
+    /// MQTT 5 DISCONNECT with `reason` to link `id`, before the broker
+    /// closes it [MQTT-4.13.2-1], with `why` as its Reason String unless
+    /// that would exceed the client's Maximum Packet Size.
+    fn send_disconnect(&mut self, id: usize, reason: u8, why: &str) {
+        let Some(link) = self.links.get(id) else {
+            return;
+        };
+        let max = link.v5.as_ref().map_or(u32::MAX, |v| v.max_packet) as usize;
+        let fits = why.len() <= usize::from(u16::MAX) && 2 + 4 + 1 + 3 + why.len() <= max;
+        let properties = codec::Properties {
+            reason_string: (fits && !why.is_empty()).then(|| codec::ByteStr::from(why)),
+            ..Default::default()
+        };
         self.send_packet(
             id,
-            &Packet::Disconnect(codec::Disconnect {
-                reason,
-                ..Default::default()
-            }),
+            &Packet::Disconnect(codec::Disconnect { reason, properties }),
         );
     }
 }

@@ -76,6 +76,21 @@ impl Default for ListenerPolicy {
     }
 }
 
+impl Settings {
+    /// The policy of listener `listener` (the first one for an unknown
+    /// index, which only tests produce). `Broker::new` makes sure there is
+    /// at least one.
+    pub fn listener(&self, listener: u16) -> &ListenerPolicy {
+        let i = usize::from(listener);
+        self.listeners.get(i).unwrap_or(&self.listeners[0])
+    }
+
+    /// The mount point of listener `listener`, "" for none.
+    pub fn mount(&self, listener: u16) -> &str {
+        self.listener(listener).mount_point.as_deref().unwrap_or("")
+    }
+}
+
 impl Default for Settings {
     fn default() -> Settings {
         Settings {

@@ -1,6 +1,8 @@
-//! SUBSCRIBE and UNSUBSCRIBE: filter validation per entry, the topic tree,
-//! and the retained messages a new subscription receives.
+//! SUBSCRIBE and UNSUBSCRIBE: filter validation per entry, subscription
+//! options and identifiers, shared subscriptions, the listener's mount point
+//! and maximum QoS, and the retained messages a new subscription receives.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use log::{info, warn};
@@ -12,46 +14,132 @@ pub const SUBSCRIBE_LOG: &str = "midge::subscribe";
 pub const UNSUBSCRIBE_LOG: &str = "midge::unsubscribe";
 
 use super::{Broker, Subscription};
-use crate::codec::{reason, Packet, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe};
+use crate::codec::{reason, Packet, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe};
 use crate::session::SharedMessage;
-use crate::topic::valid_topic_filter;
+use crate::topic::{parse_shared, valid_topic_filter};
+
+/// The prefix of a shared subscription filter.
+const SHARE: &str = "$share/";
+
+/// A filter as the broker stores it: under the listener's mount point.
+fn mounted<'f>(mount: &str, filter: &'f str) -> Cow<'f, str> {
+    if mount.is_empty() {
+        Cow::Borrowed(filter)
+    } else {
+        Cow::Owned(format!("{mount}{filter}"))
+    }
+}
+
+/// What a SUBSCRIBE or UNSUBSCRIBE filter names, once checked and mounted.
+enum Target<'f> {
+    /// A plain filter.
+    Plain(Cow<'f, str>),
+    /// A shared subscription: its stored name and its inner filter.
+    Shared { name: String, filter: String },
+    /// Not a valid filter [MQTT-4.7.1-2, MQTT-4.7.1-3].
+    Invalid,
+}
+
+fn target<'f>(mount: &str, filter: &'f str) -> Target<'f> {
+    if filter.starts_with(SHARE) {
+        return match parse_shared(filter) {
+            Some((group, inner)) => {
+                let filter = format!("{mount}{inner}");
+                Target::Shared {
+                    name: format!("{SHARE}{group}/{filter}"),
+                    filter,
+                }
+            }
+            None => Target::Invalid,
+        };
+    }
+    if valid_topic_filter(filter) {
+        Target::Plain(mounted(mount, filter))
+    } else {
+        Target::Invalid
+    }
+}
 
 impl<T> Broker<T> {
-    /// SUBSCRIBE: each valid filter is granted at its requested QoS; an
-    /// invalid one gets 0x80 in its SUBACK slot while the others are
-    /// granted [MQTT-3.8.4-5]. SUBACK goes first, then the
-    /// retained messages matching each granted filter, with RETAIN set
-    /// [MQTT-3.3.1-6], even when the subscription already existed
-    /// [MQTT-3.8.4-3].
+    /// SUBSCRIBE: each valid filter is granted at its requested QoS (capped
+    /// by the listener's `max_qos`); an invalid one gets 0x80 (3.x) or 0x8F
+    /// (5.0) in its SUBACK slot while the others are granted
+    /// [MQTT-3.8.4-5]. SUBACK goes first, then the retained messages
+    /// matching each granted filter, with RETAIN set [MQTT-3.3.1-6], as
+    /// Retain Handling says: always (0, and every 3.x subscription, even one
+    /// that already existed [MQTT-3.8.4-3]), only for a new subscription
+    /// (1), or never (2); never for a shared subscription.
     pub(super) fn handle_subscribe(&mut self, id: usize, s: Subscribe, now: Instant) {
-        let sid = self.links[id].sid();
+        let (sid, listener, v5) = {
+            let l = &self.links[id];
+            (l.sid(), l.listener, l.protocol.is_v5())
+        };
+        let policy = self.settings.listener(listener);
+        let max_qos = policy.max_qos;
+        let mount = policy.mount_point.clone();
+        let mount = mount.as_deref().unwrap_or("");
+        let sub_id = s.properties.subscription_identifier.unwrap_or(0);
         let mut codes = Vec::with_capacity(s.filters.len());
-        let mut granted = Vec::with_capacity(s.filters.len());
-        for (filter, options) in s.filters {
-            let session = &mut self.sessions[sid];
-            if !valid_topic_filter(&filter) {
-                warn!(
-                    "client {}: refused invalid topic filter {:?}",
-                    session.client_id,
+        let mut retained_for: Vec<(String, Subscription)> = Vec::new();
+        for (filter, options) in &s.filters {
+            let target = target(mount, filter);
+            if matches!(target, Target::Shared { .. }) && options.no_local {
+                let why = format!(
+                    "No Local on shared subscription {:?} [MQTT-3.8.3-4]",
                     filter.as_str()
                 );
-                codes.push(reason::UNSPECIFIED_ERROR);
-                continue;
+                self.protocol_violation(id, reason::PROTOCOL_ERROR, why, now);
+                return;
             }
-            let filter = filter.compact();
-            if self
-                .tree
-                .subscribe(&filter, sid as u32, Subscription { options })
-            {
-                session.add_filter(&filter);
+            let granted = options.qos.min(max_qos);
+            let sub = Subscription {
+                options: SubOptions {
+                    qos: granted,
+                    ..*options
+                },
+                id: sub_id,
+            };
+            let session = &mut self.sessions[sid];
+            match target {
+                Target::Invalid => {
+                    warn!(
+                        "client {}: refused invalid topic filter {:?}",
+                        session.client_id,
+                        filter.as_str()
+                    );
+                    codes.push(if v5 {
+                        reason::TOPIC_FILTER_INVALID
+                    } else {
+                        reason::UNSPECIFIED_ERROR
+                    });
+                    continue;
+                }
+                Target::Shared { name, filter } => {
+                    if self.shared.join(&name, &filter, sid as u32, sub) {
+                        session.add_filter(&name);
+                    }
+                }
+                Target::Plain(f) => {
+                    let new = self.tree.subscribe(&f, sid as u32, sub);
+                    if new {
+                        session.add_filter(&f);
+                    }
+                    let send_retained = match options.retain_handling {
+                        0 => true,
+                        1 => new,
+                        _ => false,
+                    };
+                    if send_retained {
+                        retained_for.push((f.into_owned(), sub));
+                    }
+                }
             }
             info!(
                 target: SUBSCRIBE_LOG,
                 "client {} subscribed to {filter} at QoS {}",
-                session.client_id, options.qos as u8
+                session.client_id, granted as u8
             );
-            codes.push(options.qos as u8);
-            granted.push((filter, options.qos));
+            codes.push(granted as u8);
         }
         self.send_packet(
             id,
@@ -61,27 +149,43 @@ impl<T> Broker<T> {
                 ..SubAck::default()
             }),
         );
-        let mut retained: Vec<(SharedMessage, QoS)> = Vec::new();
-        for (filter, qos) in &granted {
+        let mut retained: Vec<(SharedMessage, Subscription)> = Vec::new();
+        for (filter, sub) in &retained_for {
             self.retained
-                .for_each_match(filter, |m| retained.push((m.clone(), *qos)));
+                .for_each_match(filter, |m| retained.push((m.clone(), *sub)));
         }
-        for (msg, granted_qos) in retained {
-            let qos = msg.qos.min(granted_qos);
-            self.deliver(sid, &msg, qos, true, now);
+        for (msg, sub) in retained {
+            let qos = self.out_qos(msg.qos, sub.options.qos);
+            self.deliver(sid, &msg, qos, true, sub.ids(), now);
         }
     }
 
     /// UNSUBSCRIBE: removes each filter the session holds; UNSUBACK in all
-    /// cases [MQTT-3.10.4-4, MQTT-3.10.4-5].
-    pub(super) fn handle_unsubscribe(&mut self, id: usize, u: Unsubscribe) {
-        let sid = self.links[id].sid();
+    /// cases [MQTT-3.10.4-4, MQTT-3.10.4-5], with (5.0) 0x00, 0x11 when no
+    /// such subscription existed, or 0x8F for an invalid filter.
+    pub(super) fn handle_unsubscribe(&mut self, id: usize, u: Unsubscribe, _now: Instant) {
+        let (sid, listener) = {
+            let l = &self.links[id];
+            (l.sid(), l.listener)
+        };
+        let mount = self.settings.listener(listener).mount_point.clone();
+        let mount = mount.as_deref().unwrap_or("");
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
             let session = &mut self.sessions[sid];
-            let removed = self.tree.unsubscribe(filter, sid as u32).is_some();
+            let (removed, stored) = match target(mount, filter) {
+                Target::Invalid => {
+                    codes.push(reason::TOPIC_FILTER_INVALID);
+                    continue;
+                }
+                Target::Shared { name, .. } => (self.shared.leave(&name, sid as u32), name),
+                Target::Plain(f) => (
+                    self.tree.unsubscribe(&f, sid as u32).is_some(),
+                    f.into_owned(),
+                ),
+            };
             if removed {
-                session.remove_filter(filter);
+                session.remove_filter(&stored);
                 info!(
                     target: UNSUBSCRIBE_LOG,
                     "client {} unsubscribed from {filter}",

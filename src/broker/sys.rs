@@ -22,8 +22,12 @@ pub struct Stats {
     pub messages_received: u64,
     /// PUBLISH packets sent to clients (re-sends included).
     pub messages_sent: u64,
-    /// Messages dropped: queue full, or over `message_size_limit`.
+    /// Messages dropped: queue full, over `message_size_limit`, or larger
+    /// than a client's Maximum Packet Size.
     pub publish_dropped: u64,
+    /// Messages not sent because their Message Expiry Interval ran out
+    /// (per subscriber copy, and retained messages removed).
+    pub expired: u64,
     pub bytes_received: u64,
     pub bytes_sent: u64,
 }
@@ -42,15 +46,16 @@ impl<T> Broker<T> {
             qos: QoS::AtMostOnce,
             retain: true,
             properties: PublishProperties::default(),
+            expires_at: None,
         };
-        self.publish_message(msg, now);
+        self.publish_message(msg, None, now);
     }
 
     /// Publishes the current counters.
     pub(super) fn publish_sys(&mut self, now: Instant) {
         let s = self.stats.clone();
         let total = self.sessions.len() as u64;
-        let values: [(&'static str, String); 15] = [
+        let values: [(&'static str, String); 16] = [
             (
                 "$SYS/broker/uptime",
                 format!("{} seconds", now.duration_since(self.started).as_secs()),
@@ -78,6 +83,10 @@ impl<T> Broker<T> {
             (
                 "$SYS/broker/publish/messages/dropped",
                 s.publish_dropped.to_string(),
+            ),
+            (
+                "$SYS/broker/publish/messages/expired",
+                s.expired.to_string(),
             ),
             ("$SYS/broker/bytes/received", s.bytes_received.to_string()),
             ("$SYS/broker/bytes/sent", s.bytes_sent.to_string()),

@@ -1002,8 +1002,8 @@ fn per_connection_structures_stay_small() {
     let link = std::mem::size_of::<Link<mio::net::TcpStream>>();
     let session = std::mem::size_of::<Session>();
     println!("Link {link} B, Session {session} B");
-    assert!(link <= 128, "Link grew to {link} bytes");
-    assert!(session <= 104, "Session grew to {session} bytes");
+    assert!(link <= 136, "Link grew to {link} bytes");
+    assert!(session <= 112, "Session grew to {session} bytes");
 }
 
 // ---- Untrusted input ----

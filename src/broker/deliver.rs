@@ -1,0 +1,401 @@
+//! Routing and delivery: a message through the topic tree (and the shared
+//! subscription groups) to each matching session, once per session with the
+//! subscription options applied; then the in-flight window, the queue, the
+//! expiry of messages and the optional retry of unacknowledged ones.
+
+use std::time::Instant;
+
+use log::{debug, warn};
+
+use super::link::mark_dirty;
+use super::outbound::{fits, write_publish, Send};
+use super::{Broker, Subscription, Timer};
+use crate::codec::{self, Ack, Packet, QoS};
+use crate::session::{Enqueued, OutState, Queued, SharedMessage, SubIds};
+
+/// Output queued on one connection above which further messages wait in the
+/// session queue (bounded by `max_queued_messages`) instead: a slow reader
+/// cannot make the broker buffer without limit.
+pub const TX_HIGH_WATER: usize = 256 * 1024;
+
+impl<T> Broker<T> {
+    /// The QoS a message published at `published` goes out with on a
+    /// subscription granted `granted`.
+    pub(super) fn out_qos(&self, published: QoS, granted: QoS) -> QoS {
+        if self.settings.upgrade_outgoing_qos {
+            granted
+        } else {
+            published.min(granted)
+        }
+    }
+
+    /// Delivers `msg` to every session with a matching subscription: once
+    /// per session, at the highest QoS among its matching subscriptions,
+    /// with every matching Subscription Identifier [MQTT-3.3.4-3,
+    /// MQTT-3.3.4-5], RETAIN clear unless a subscription asked for Retain As
+    /// Published [MQTT-3.3.1-12, MQTT-3.3.1-13], and never back to the
+    /// publishing session `from` on a No Local subscription [MQTT-3.8.3-3].
+    /// Each matching shared subscription group gets it once. Returns true
+    /// when some subscription matched.
+    pub(super) fn route(&mut self, msg: &SharedMessage, from: Option<usize>, now: Instant) -> bool {
+        let mut matches = std::mem::take(&mut self.route_scratch);
+        matches.clear();
+        self.tree
+            .for_each_match(&msg.topic, |sub, s| matches.push((sub, *s)));
+        let from = from.map(|f| f as u32);
+        let skip = |sid: u32, sub: &Subscription| sub.options.no_local && Some(sid) == from;
+        let mut any = false;
+        if let [(sid, sub)] = matches[..] {
+            if !skip(sid, &sub) {
+                any = true;
+                let qos = self.out_qos(msg.qos, sub.options.qos);
+                let retain = msg.retain && sub.options.retain_as_published;
+                self.deliver(sid as usize, msg, qos, retain, sub.ids(), now);
+            }
+        } else if matches.len() > 1 {
+            // Overlapping subscriptions of one session: stamp each session
+            // with this message and merge its options, without sorting.
+            self.route_stamp += 1;
+            let stamp = self.route_stamp;
+            for (sid, sub) in &matches {
+                if skip(*sid, sub) {
+                    continue;
+                }
+                let s = &mut self.sessions[*sid as usize];
+                if s.route_stamp != stamp {
+                    s.route_stamp = stamp;
+                    s.route_qos = sub.options.qos;
+                    s.route_rap = sub.options.retain_as_published;
+                    s.route_multi = false;
+                } else {
+                    s.route_qos = s.route_qos.max(sub.options.qos);
+                    s.route_rap |= sub.options.retain_as_published;
+                    s.route_multi = true;
+                }
+            }
+            for &(sid, sub) in &matches {
+                if skip(sid, &sub) || self.sessions[sid as usize].route_stamp != stamp {
+                    continue;
+                }
+                let s = &mut self.sessions[sid as usize];
+                s.route_stamp = 0;
+                let (granted, rap) = (s.route_qos, s.route_rap);
+                let ids = if s.route_multi {
+                    let ids: Vec<u32> = matches
+                        .iter()
+                        .filter(|(other, o)| *other == sid && o.id != 0 && !skip(sid, o))
+                        .map(|(_, o)| o.id)
+                        .collect();
+                    match ids[..] {
+                        [] => SubIds::None,
+                        [one] => SubIds::One(one),
+                        _ => SubIds::Many(ids.into_boxed_slice()),
+                    }
+                } else {
+                    sub.ids()
+                };
+                any = true;
+                let qos = self.out_qos(msg.qos, granted);
+                self.deliver(sid as usize, msg, qos, msg.retain && rap, ids, now);
+            }
+        }
+        self.route_scratch = matches;
+        if !self.shared.is_empty() {
+            any |= self.route_shared(msg, now);
+        }
+        any
+    }
+
+    /// Gives `msg` to one member of each matching shared subscription group
+    /// (see [`super::shared::SharedGroups::pick`]).
+    fn route_shared(&mut self, msg: &SharedMessage, now: Instant) -> bool {
+        let mut groups = std::mem::take(&mut self.group_scratch);
+        groups.clear();
+        self.shared.for_each_match(&msg.topic, |g| groups.push(g));
+        let mut any = false;
+        for &g in &groups {
+            let sessions = &self.sessions;
+            let online = |sid: u32| sessions.get(sid as usize).is_some_and(|s| s.link.is_some());
+            if let Some((sid, sub)) = self.shared.pick(g, online) {
+                any = true;
+                let qos = self.out_qos(msg.qos, sub.options.qos);
+                let retain = msg.retain && sub.options.retain_as_published;
+                self.deliver(sid as usize, msg, qos, retain, sub.ids(), now);
+            }
+        }
+        self.group_scratch = groups;
+        any
+    }
+
+    /// Counts a message dropped for one client, logging the first and then
+    /// every power of two.
+    fn dropped_for(&mut self, sid: usize, why: &str) {
+        self.stats.publish_dropped += 1;
+        let session = &mut self.sessions[sid];
+        session.dropped += 1;
+        if session.dropped.is_power_of_two() {
+            warn!(
+                "client {}: {why}, {} messages dropped so far",
+                session.client_id, session.dropped
+            );
+        }
+    }
+
+    /// Sends `msg` to session `sid` now if its connection is up, its window
+    /// has room and nothing is queued ahead of it; queues it otherwise
+    /// (QoS 0 to an offline client only with `queue_qos0_messages`). An
+    /// expired message is not sent [MQTT-3.3.2-5]; one larger than the
+    /// client's Maximum Packet Size is dropped for that client
+    /// [MQTT-3.1.2-25].
+    pub(super) fn deliver(
+        &mut self,
+        sid: usize,
+        msg: &SharedMessage,
+        qos: QoS,
+        retain: bool,
+        sub_ids: SubIds,
+        now: Instant,
+    ) {
+        if msg.expired(now) {
+            self.stats.expired += 1;
+            return;
+        }
+        let limits = self.settings.limits;
+        let max_bytes = self.settings.max_inflight_bytes;
+        let session = &mut self.sessions[sid];
+        match session.link {
+            Some(lid) => {
+                let lid = lid as usize;
+                let link = &mut self.links[lid];
+                let room = link.tx.len() < TX_HIGH_WATER
+                    && session.queue_is_empty()
+                    && (qos == QoS::AtMostOnce || session.window_open(max_bytes));
+                if room {
+                    let mut send = Send {
+                        qos,
+                        retain,
+                        dup: false,
+                        packet_id: 0,
+                        sub_ids: sub_ids.as_slice(),
+                        mount: self.settings.mount(link.listener),
+                    };
+                    if !fits(link, msg, &send, now) {
+                        self.dropped_for(sid, "message larger than its Maximum Packet Size");
+                        return;
+                    }
+                    if qos != QoS::AtMostOnce {
+                        send.packet_id = session.next_packet_id();
+                    }
+                    write_publish(link, msg, &send, now);
+                    mark_dirty(&mut self.dirty, lid, link);
+                    self.stats.messages_sent += 1;
+                    if qos != QoS::AtMostOnce {
+                        let packet_id = send.packet_id;
+                        let q = Queued {
+                            msg: msg.clone(),
+                            qos,
+                            retain,
+                            sub_ids,
+                        };
+                        session.push_inflight(packet_id, q, Some(now));
+                        if session.inflight_len() == 1 {
+                            self.schedule_retry(sid, now);
+                        }
+                    }
+                    return;
+                }
+            }
+            None if qos == QoS::AtMostOnce && !self.settings.queue_qos0 => return,
+            None => {}
+        }
+        let q = Queued {
+            msg: msg.clone(),
+            qos,
+            retain,
+            sub_ids,
+        };
+        match session.enqueue(q, &limits) {
+            Enqueued::Yes => {}
+            Enqueued::EvictedQos0 | Enqueued::Dropped => {
+                let why = format!(
+                    "queue full (max_queued_messages {}, max_queued_bytes {})",
+                    limits.max_queued, limits.max_queued_bytes
+                );
+                self.dropped_for(sid, &why);
+            }
+        }
+    }
+
+    /// Moves queued messages into the window while the connection is up and
+    /// has room, skipping expired ones. Called after an acknowledgement, on
+    /// resume and when a connection's output drains.
+    pub(super) fn drain_queue(&mut self, sid: usize, now: Instant) {
+        let max_bytes = self.settings.max_inflight_bytes;
+        let Some(session) = self.sessions.get_mut(sid) else {
+            return;
+        };
+        let Some(lid) = session.link.map(|l| l as usize) else {
+            return;
+        };
+        let link = &mut self.links[lid];
+        let mount = self.settings.mount(link.listener);
+        let had_inflight = session.inflight_len() > 0;
+        let mut sent = false;
+        let (mut expired, mut too_large) = (0, 0);
+        while let Some(needs_window) = session.front_needs_window() {
+            if link.tx.len() >= TX_HIGH_WATER || (needs_window && !session.window_open(max_bytes)) {
+                break;
+            }
+            let Some(q) = session.dequeue() else { break };
+            if q.msg.expired(now) {
+                expired += 1;
+                continue;
+            }
+            let mut send = Send {
+                qos: q.qos,
+                retain: q.retain,
+                dup: false,
+                packet_id: 0,
+                sub_ids: q.sub_ids.as_slice(),
+                mount,
+            };
+            if !fits(link, &q.msg, &send, now) {
+                too_large += 1;
+                continue;
+            }
+            if q.qos != QoS::AtMostOnce {
+                send.packet_id = session.next_packet_id();
+            }
+            write_publish(link, &q.msg, &send, now);
+            self.stats.messages_sent += 1;
+            if q.qos != QoS::AtMostOnce {
+                let packet_id = send.packet_id;
+                session.push_inflight(packet_id, q, Some(now));
+            }
+            sent = true;
+        }
+        self.stats.expired += expired;
+        if sent {
+            mark_dirty(&mut self.dirty, lid, link);
+            if !had_inflight && self.sessions[sid].inflight_len() > 0 {
+                self.schedule_retry(sid, now);
+            }
+        }
+        for _ in 0..too_large {
+            self.dropped_for(sid, "message larger than its Maximum Packet Size");
+        }
+    }
+
+    /// The event loop wrote out all of link `id`'s output: messages held
+    /// back by [`TX_HIGH_WATER`] may go now.
+    pub fn output_drained(&mut self, id: usize, now: Instant) {
+        if let Some(link) = self.links.get(id) {
+            if link.state == super::link::LinkState::Connected {
+                let sid = link.sid();
+                if !self.sessions[sid].queue_is_empty() {
+                    self.drain_queue(sid, now);
+                }
+            }
+        }
+    }
+
+    /// Writes every in-flight message of session `sid` that `due` selects
+    /// to its connection again: PUBLISH with DUP, or PUBREL. Returns how
+    /// many went.
+    pub(super) fn resend_inflight(
+        &mut self,
+        sid: usize,
+        now: Instant,
+        due: impl Fn(Option<Instant>) -> bool,
+    ) -> usize {
+        let s = &mut self.sessions[sid];
+        let Some(lid) = s.link.map(|l| l as usize) else {
+            return 0;
+        };
+        let link = &mut self.links[lid];
+        let mount = self.settings.mount(link.listener);
+        let mut resent = 0;
+        for f in s.inflight_mut() {
+            if !due(f.sent_at) {
+                continue;
+            }
+            f.sent_at = Some(now);
+            resent += 1;
+            match f.state {
+                OutState::Published => {
+                    let send = Send {
+                        qos: f.qos,
+                        retain: f.retain,
+                        dup: true,
+                        packet_id: f.packet_id,
+                        sub_ids: f.sub_ids.as_slice(),
+                        mount,
+                    };
+                    write_publish(link, &f.msg, &send, now);
+                    self.stats.messages_sent += 1;
+                }
+                OutState::Released => codec::encode(
+                    &Packet::PubRel(Ack::new(f.packet_id)),
+                    link.protocol,
+                    link.tx.staging(),
+                ),
+            }
+        }
+        if resent > 0 {
+            mark_dirty(&mut self.dirty, lid, link);
+        }
+        resent
+    }
+
+    /// Arms the retry timer of session `sid` when retries are configured
+    /// and its connection is MQTT 3.x (MQTT 5 re-sends only on reconnect
+    /// [MQTT-4.4.0-1]).
+    pub(super) fn schedule_retry(&mut self, sid: usize, now: Instant) {
+        let Some(every) = self.settings.retry_interval else {
+            return;
+        };
+        let s = &mut self.sessions[sid];
+        if s.retry_armed || s.protocol.is_v5() {
+            return;
+        }
+        s.retry_armed = true;
+        let at = s.inflight().filter_map(|f| f.sent_at).min().unwrap_or(now) + every;
+        let generation = s.generation;
+        self.timers.schedule(
+            at,
+            Timer::Retry {
+                session: sid as u32,
+                generation,
+            },
+        );
+    }
+
+    /// The retry timer of session `sid`: re-sends every in-flight message
+    /// unacknowledged for `retry_interval`.
+    pub(super) fn retry_due(&mut self, sid: usize, generation: u32, now: Instant) {
+        let Some(every) = self.settings.retry_interval else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(sid) else {
+            return;
+        };
+        if s.generation != generation {
+            return;
+        }
+        s.retry_armed = false;
+        if s.link.is_none() {
+            return;
+        }
+        let resent =
+            self.resend_inflight(sid, now, |sent| sent.is_some_and(|at| at + every <= now));
+        if resent > 0 {
+            debug!(
+                "client {}: re-sent {resent} unacknowledged messages",
+                self.sessions[sid].client_id
+            );
+        }
+        if self.sessions[sid].inflight_len() > 0 {
+            self.schedule_retry(sid, now);
+        }
+    }
+}

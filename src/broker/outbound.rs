@@ -1,0 +1,78 @@
+//! One PUBLISH on its way to one subscriber: the topic as that client sees
+//! it (mount point stripped, topic alias applied), the time left of the
+//! message's expiry, its subscription identifiers, and the client's Maximum
+//! Packet Size. The header is encoded per subscriber; the payload is shared.
+
+use std::time::Instant;
+
+use super::link::Link;
+use crate::codec::{encode_publish_header, publish_header_len, PublishHeader, QoS};
+use crate::session::Message;
+
+/// How one message goes out to one client.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Send<'a> {
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    /// Ignored at QoS 0.
+    pub packet_id: u16,
+    pub sub_ids: &'a [u32],
+    /// The listener's mount point ("" for none), taken off the topic.
+    pub mount: &'a str,
+}
+
+/// The topic a client of a listener with mount point `mount` sees.
+pub(super) fn client_topic<'t>(topic: &'t str, mount: &str) -> &'t str {
+    topic.strip_prefix(mount).unwrap_or(topic)
+}
+
+/// Called before a message is given a packet id for this client: false
+/// when the PUBLISH would exceed the client's Maximum Packet Size, so the
+/// server must not send it to that client [MQTT-3.1.2-25]. Sized with the
+/// whole topic (an alias could only make it shorter).
+pub(super) fn fits<T>(link: &Link<T>, msg: &Message, send: &Send<'_>, now: Instant) -> bool {
+    let Some(v5) = link.v5.as_deref() else {
+        return true;
+    };
+    if v5.max_packet == u32::MAX {
+        return true;
+    }
+    let header = header(msg, send, client_topic(&msg.topic, send.mount), None, now);
+    let total = publish_header_len(&header, link.protocol) + msg.payload.len();
+    total <= v5.max_packet as usize
+}
+
+fn header<'a>(
+    msg: &'a Message,
+    send: &Send<'a>,
+    topic: &'a str,
+    topic_alias: Option<u16>,
+    now: Instant,
+) -> PublishHeader<'a> {
+    PublishHeader {
+        dup: send.dup,
+        qos: send.qos,
+        retain: send.retain,
+        topic,
+        packet_id: send.packet_id,
+        message_expiry: msg.expiry_left(now),
+        topic_alias,
+        subscription_ids: send.sub_ids,
+        passthrough: &msg.properties.passthrough,
+        payload_len: msg.payload.len(),
+    }
+}
+
+/// Appends one PUBLISH of `msg` to the link's output: the header encoded
+/// for this client, then the shared payload.
+pub(super) fn write_publish<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_>, now: Instant) {
+    let topic = client_topic(&msg.topic, send.mount);
+    let (topic, alias) = match link.v5.as_deref_mut() {
+        Some(v5) => v5.alias_for(topic),
+        None => (topic, None),
+    };
+    let header = header(msg, send, topic, alias, now);
+    encode_publish_header(&header, link.protocol, link.tx.staging());
+    link.tx.push_payload(&msg.payload);
+}
