@@ -142,36 +142,60 @@ impl<T> Broker<T> {
             }
             session.receive_qos2(p.packet_id);
         }
-        let mut matched = false;
-        if !oversized {
-            let topic = match self.settings.listener(listener).mount_point.as_deref() {
-                Some(mount) => ByteStr::from(format!("{mount}{topic}")),
-                None => topic,
-            };
-            let msg = Message {
-                topic,
-                payload: p.payload,
-                qos: p.qos,
-                retain: p.retain,
-                expires_at: expiry_deadline(p.properties.message_expiry, now),
-                properties: p.properties,
-            };
-            matched = self.publish_message(msg, Some(sid), now);
-        }
         let kind = match p.qos {
-            QoS::AtMostOnce => return,
-            QoS::AtLeastOnce => Packet::PubAck,
-            QoS::ExactlyOnce => Packet::PubRec,
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce => Some(Packet::PubAck as fn(Ack) -> Packet),
+            QoS::ExactlyOnce => Some(Packet::PubRec as fn(Ack) -> Packet),
         };
-        if oversized && protocol.is_v5() {
-            let why = "payload above message_size_limit";
-            self.send_refusal(id, kind, p.packet_id, reason::PACKET_TOO_LARGE, why);
-            // A refused QoS 2 message is over: no PUBREL follows.
-            self.sessions[sid].release_qos2(p.packet_id);
-        } else if !matched && protocol.is_v5() {
-            self.send_ack(id, kind, p.packet_id, reason::NO_MATCHING_SUBSCRIBERS);
-        } else {
-            self.send_ack(id, kind, p.packet_id, reason::SUCCESS);
+        let packet_id = p.packet_id;
+        if !protocol.is_v5() {
+            // 3.x: acknowledged before it is routed, as midge always did.
+            if let Some(kind) = kind {
+                self.send_ack(id, kind, packet_id, reason::SUCCESS);
+            }
+            if !oversized {
+                let msg = self.inbound_message(p, topic, listener, now);
+                self.publish_message(msg, Some(sid), now);
+            }
+            return;
+        }
+        if oversized {
+            if let Some(kind) = kind {
+                let why = "payload above message_size_limit";
+                self.send_refusal(id, kind, packet_id, reason::PACKET_TOO_LARGE, why);
+                // A refused QoS 2 message is over: no PUBREL follows.
+                self.sessions[sid].release_qos2(packet_id);
+            }
+            return;
+        }
+        // 5.0: routed first, so the acknowledgement can say whether anyone
+        // subscribed (0x10), as Mosquitto 2.0 does.
+        let msg = self.inbound_message(p, topic, listener, now);
+        let matched = self.publish_message(msg, Some(sid), now);
+        if let Some(kind) = kind {
+            let code = if matched {
+                reason::SUCCESS
+            } else {
+                reason::NO_MATCHING_SUBSCRIBERS
+            };
+            self.send_ack(id, kind, packet_id, code);
+        }
+    }
+
+    /// The message an accepted PUBLISH becomes: its topic under the
+    /// listener's mount point, its expiry as a deadline.
+    fn inbound_message(&self, p: Publish, topic: ByteStr, listener: u16, now: Instant) -> Message {
+        let topic = match self.settings.listener(listener).mount_point.as_deref() {
+            Some(mount) => ByteStr::from(format!("{mount}{topic}")),
+            None => topic,
+        };
+        Message {
+            topic,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            expires_at: expiry_deadline(p.properties.message_expiry, now),
+            properties: p.properties,
         }
     }
 
