@@ -227,8 +227,12 @@ pub struct Config {
     /// (at least 20); 0 means no limit beyond MQTT's.
     pub max_packet_size: u32,
     /// `max_keepalive` (default 65535, range 10 to 65535): the longest
-    /// keep-alive a client may ask for; an MQTT 5 client asking for more (or
-    /// for 0) is told this value as Server Keep Alive.
+    /// keep-alive, in seconds, a client may use. An MQTT 5 client asking for
+    /// more, or for 0 (no keep-alive), is given this value as Server Keep
+    /// Alive in CONNACK and must use it; so with the default, a client
+    /// asking for 0 is given 65535 (as in Mosquitto 2.0.11). An MQTT 3.x
+    /// client, which cannot be told, is refused (CONNACK 0x02) when it asks
+    /// for more, or for 0 while this is below 65535.
     pub max_keepalive: u16,
     /// `retain_available` (default true): when false, a retained PUBLISH is
     /// refused.
