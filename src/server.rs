@@ -101,6 +101,8 @@ pub fn settings_from(config: &Config) -> Settings {
             max_queued: config.max_queued_messages,
             max_queued_bytes: config.max_queued_bytes,
         },
+        max_inflight_bytes: config.max_inflight_bytes,
+        upgrade_outgoing_qos: config.upgrade_outgoing_qos,
         queue_qos0: config.queue_qos0_messages,
         max_keepalive: config.max_keepalive,
         retain_available: config.retain_available,

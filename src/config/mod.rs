@@ -211,6 +211,11 @@ pub struct Config {
     /// in flight per client; 0 means no limit (Mosquitto: 0, -1 and 65535).
     /// See [`Config::inflight_window`].
     pub max_inflight_messages: u16,
+    /// `max_inflight_bytes` (default 0): payload bytes of outgoing QoS 1
+    /// and 2 messages in flight per client; 0 means no limit (a negative
+    /// value too, as in Mosquitto). A message larger than the limit is still
+    /// sent, alone in flight. Applies together with `max_inflight_messages`.
+    pub max_inflight_bytes: usize,
     /// `max_queued_messages` (default 1000): messages queued per client
     /// beyond the in-flight window; 0 means no limit.
     pub max_queued_messages: usize,
@@ -237,6 +242,11 @@ pub struct Config {
     /// `retain_available` (default true): when false, a retained PUBLISH is
     /// refused.
     pub retain_available: bool,
+    /// `upgrade_outgoing_qos` (default false): deliver every message at the
+    /// QoS its subscription was granted, even when it was published at a
+    /// lower one (not in the MQTT specification, which delivers at the lower
+    /// of the two).
+    pub upgrade_outgoing_qos: bool,
     /// `check_retain_source` (default false): re-check that the publisher
     /// of a retained message may still publish to it before delivering it.
     pub check_retain_source: bool,
@@ -278,6 +288,7 @@ impl Default for Config {
             allow_anonymous: None,
             allow_zero_length_clientid: true,
             max_inflight_messages: 20,
+            max_inflight_bytes: 0,
             max_queued_messages: 1000,
             max_queued_bytes: 0,
             queue_qos0_messages: false,
@@ -285,6 +296,7 @@ impl Default for Config {
             max_packet_size: 0,
             max_keepalive: 65535,
             retain_available: true,
+            upgrade_outgoing_qos: false,
             check_retain_source: false,
             sys_interval: Some(Duration::from_secs(10)),
             persistent_client_expiration: None,

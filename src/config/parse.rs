@@ -70,7 +70,6 @@ const NOT_YET: &[&str] = &[
     "log_facility",
     "log_timestamp",
     "log_timestamp_format",
-    "max_inflight_bytes",
     "max_qos",
     "max_topic_alias",
     "maximum_qos",
@@ -105,7 +104,6 @@ const NOT_YET: &[&str] = &[
     "tls_version",
     "topic",
     "try_private",
-    "upgrade_outgoing_qos",
     "use_identity_as_username",
     "use_subject_as_username",
     "use_username_as_clientid",
@@ -372,6 +370,10 @@ impl Parser {
                     .filter(|&n| n != u16::MAX)
                     .unwrap_or(0);
             }
+            "max_inflight_bytes" => {
+                let value = line.int(i64::MIN, i64::MAX, "an integer (0: no limit)")?;
+                config.max_inflight_bytes = non_negative(value);
+            }
             "max_queued_messages" => {
                 let value = line.int(i64::MIN, i64::MAX, "an integer (0: no limit)")?;
                 config.max_queued_messages = non_negative(value);
@@ -402,6 +404,7 @@ impl Parser {
                 config.max_keepalive = u16::try_from(value).unwrap_or(u16::MAX);
             }
             "retain_available" => config.retain_available = line.bool()?,
+            "upgrade_outgoing_qos" => config.upgrade_outgoing_qos = line.bool()?,
             "sys_interval" => {
                 let value = line.int(0, 65535, "an integer from 0 to 65535 (0: disabled)")?;
                 config.sys_interval = u64::try_from(value)

@@ -79,6 +79,7 @@ fn defaults_equal_mosquitto() {
     assert_eq!(c.allow_anonymous, None);
     assert!(c.allow_zero_length_clientid);
     assert_eq!(c.max_inflight_messages, 20);
+    assert_eq!(c.max_inflight_bytes, 0);
     assert_eq!(c.max_queued_messages, 1000);
     assert_eq!(c.max_queued_bytes, 0);
     assert!(!c.queue_qos0_messages);
@@ -86,6 +87,7 @@ fn defaults_equal_mosquitto() {
     assert_eq!(c.max_packet_size, 0);
     assert_eq!(c.max_keepalive, 65535);
     assert!(c.retain_available);
+    assert!(!c.upgrade_outgoing_qos);
     assert!(!c.check_retain_source);
     assert_eq!(c.sys_interval, Some(Duration::from_secs(10)));
     assert_eq!(c.persistent_client_expiration, None);
@@ -122,6 +124,7 @@ fn every_directive_is_parsed() {
          allow_anonymous true\n\
          allow_zero_length_clientid false\n\
          max_inflight_messages 5\n\
+         max_inflight_bytes 8192\n\
          max_queued_messages 200\n\
          max_queued_bytes 65536\n\
          queue_qos0_messages true\n\
@@ -129,6 +132,7 @@ fn every_directive_is_parsed() {
          max_packet_size 2048\n\
          max_keepalive 120\n\
          retain_available false\n\
+         upgrade_outgoing_qos true\n\
          check_retain_source true\n\
          sys_interval 30\n\
          persistent_client_expiration 2d\n\
@@ -147,6 +151,7 @@ fn every_directive_is_parsed() {
     assert!(!c.zero_length_clientid_allowed(0));
     assert_eq!(c.max_inflight_messages, 5);
     assert_eq!(c.inflight_window(), 5);
+    assert_eq!(c.max_inflight_bytes, 8192);
     assert_eq!(c.max_queued_messages, 200);
     assert_eq!(c.max_queued_bytes, 65536);
     assert!(c.queue_qos0_messages);
@@ -154,6 +159,7 @@ fn every_directive_is_parsed() {
     assert_eq!(c.max_packet_size, 2048);
     assert_eq!(c.max_keepalive, 120);
     assert!(!c.retain_available);
+    assert!(c.upgrade_outgoing_qos);
     assert!(c.check_retain_source);
     assert_eq!(c.sys_interval, Some(Duration::from_secs(30)));
     assert_eq!(
@@ -461,6 +467,53 @@ fn persistent_client_expiration_units() {
             "{e}"
         );
     }
+}
+
+// ---- MQTT 5 directives ----
+
+#[test]
+fn max_inflight_bytes_is_global_and_negative_means_no_limit() {
+    assert_eq!(parse("max_inflight_bytes 4096\n").max_inflight_bytes, 4096);
+    assert_eq!(parse("max_inflight_bytes 0\n").max_inflight_bytes, 0);
+    assert_eq!(parse("max_inflight_bytes -1\n").max_inflight_bytes, 0);
+    // Global: the listener it follows does not matter.
+    let c = parse("listener 1883\nlistener 1884\nmax_inflight_bytes 100\n");
+    assert_eq!(c.max_inflight_bytes, 100);
+    for bad in ["4k", "lots", "1e3", "99999999999999999999"] {
+        assert_eq!(
+            error(&format!("listener 1883\nmax_inflight_bytes {bad}\n")),
+            format!(
+                "midge.conf:2: max_inflight_bytes: invalid value '{bad}': \
+                 expected an integer (0: no limit)"
+            )
+        );
+    }
+    assert_eq!(
+        error("max_inflight_bytes\n"),
+        "midge.conf:1: max_inflight_bytes: missing value"
+    );
+}
+
+#[test]
+fn upgrade_outgoing_qos_is_a_global_bool() {
+    assert!(parse("upgrade_outgoing_qos true\n").upgrade_outgoing_qos);
+    assert!(parse("upgrade_outgoing_qos 1\n").upgrade_outgoing_qos);
+    assert!(!parse("upgrade_outgoing_qos false\n").upgrade_outgoing_qos);
+    assert!(
+        parse("listener 1883\nlistener 1884\nupgrade_outgoing_qos true\n").upgrade_outgoing_qos
+    );
+    for bad in ["yes", "on", "2"] {
+        assert_eq!(
+            error(&format!("listener 1883\nupgrade_outgoing_qos {bad}\n")),
+            format!(
+                "midge.conf:2: upgrade_outgoing_qos: invalid value '{bad}': expected true or false"
+            )
+        );
+    }
+    assert_eq!(
+        error("upgrade_outgoing_qos\n"),
+        "midge.conf:1: upgrade_outgoing_qos: missing value"
+    );
 }
 
 #[test]
