@@ -21,6 +21,7 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream as StdUnixStream;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,7 +88,9 @@ pub fn settings_from(config: &Config) -> Settings {
             allow_anonymous: config.anonymous_allowed(i),
             max_connections: l.max_connections,
             allow_zero_length_clientid: config.zero_length_clientid_allowed(i),
-            ..ListenerPolicy::default()
+            max_topic_alias: l.max_topic_alias,
+            max_qos: l.max_qos,
+            mount_point: l.mount_point.as_deref().map(Rc::from),
         })
         .collect();
     Settings {

@@ -21,7 +21,8 @@
 //! - a per-listener setting written before the first `listener` line while
 //!   no `port`/`bind_address` configures the default listener is an error
 //!   (Mosquitto silently opens an extra listener on port 1883, or drops the
-//!   setting);
+//!   setting); `mount_point` may be given to the default listener too
+//!   (Mosquitto 2.0 refuses it before the first `listener` line);
 //! - values are checked strictly (`12abc` is not 12), and a duplicate
 //!   listener is refused when parsed rather than when bound.
 
@@ -33,6 +34,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::codec::QoS;
 
 /// The default MQTT port.
 pub const DEFAULT_PORT: u16 = 1883;
@@ -75,6 +78,20 @@ pub struct Listener {
     /// `per_listener_settings` is true; `None` when not set. Read it through
     /// [`Config::zero_length_clientid_allowed`].
     pub allow_zero_length_clientid: Option<bool>,
+    /// `max_topic_alias` (default 10, range 0 to 65535): the Topic Alias
+    /// Maximum sent to MQTT 5 clients in CONNACK, that is how many topic
+    /// aliases a client may set up towards the broker; 0 allows none.
+    pub max_topic_alias: u16,
+    /// `max_qos` (default 2): the highest QoS a client of this listener may
+    /// publish at or be granted. MQTT 5 clients are told it in CONNACK
+    /// (Maximum QoS) and one publishing above it gets DISCONNECT 0x9B (QoS
+    /// not supported); a 3.x client publishing above it is disconnected.
+    pub max_qos: QoS,
+    /// `mount_point` (default none): a topic prefix, written as it is
+    /// joined (usually ending in `/`), added to every topic this listener's
+    /// clients publish or subscribe to and removed from the topics they
+    /// receive. Never contains `+` or `#`.
+    pub mount_point: Option<String>,
 }
 
 impl Listener {
@@ -87,6 +104,9 @@ impl Listener {
             max_connections: None,
             allow_anonymous: None,
             allow_zero_length_clientid: None,
+            max_topic_alias: 10,
+            max_qos: QoS::ExactlyOnce,
+            mount_point: None,
         }
     }
 }
