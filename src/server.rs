@@ -21,6 +21,7 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream as StdUnixStream;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,7 +88,9 @@ pub fn settings_from(config: &Config) -> Settings {
             allow_anonymous: config.anonymous_allowed(i),
             max_connections: l.max_connections,
             allow_zero_length_clientid: config.zero_length_clientid_allowed(i),
-            ..ListenerPolicy::default()
+            max_topic_alias: l.max_topic_alias,
+            max_qos: l.max_qos,
+            mount_point: l.mount_point.as_deref().map(Rc::from),
         })
         .collect();
     Settings {
@@ -101,6 +104,8 @@ pub fn settings_from(config: &Config) -> Settings {
             max_queued: config.max_queued_messages,
             max_queued_bytes: config.max_queued_bytes,
         },
+        max_inflight_bytes: config.max_inflight_bytes,
+        upgrade_outgoing_qos: config.upgrade_outgoing_qos,
         queue_qos0: config.queue_qos0_messages,
         max_keepalive: config.max_keepalive,
         retain_available: config.retain_available,

@@ -21,7 +21,8 @@
 //! - a per-listener setting written before the first `listener` line while
 //!   no `port`/`bind_address` configures the default listener is an error
 //!   (Mosquitto silently opens an extra listener on port 1883, or drops the
-//!   setting);
+//!   setting); `mount_point` may be given to the default listener too
+//!   (Mosquitto 2.0 refuses it before the first `listener` line);
 //! - values are checked strictly (`12abc` is not 12), and a duplicate
 //!   listener is refused when parsed rather than when bound.
 
@@ -33,6 +34,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::codec::QoS;
 
 /// The default MQTT port.
 pub const DEFAULT_PORT: u16 = 1883;
@@ -75,6 +78,20 @@ pub struct Listener {
     /// `per_listener_settings` is true; `None` when not set. Read it through
     /// [`Config::zero_length_clientid_allowed`].
     pub allow_zero_length_clientid: Option<bool>,
+    /// `max_topic_alias` (default 10, range 0 to 65535): the Topic Alias
+    /// Maximum sent to MQTT 5 clients in CONNACK, that is how many topic
+    /// aliases a client may set up towards the broker; 0 allows none.
+    pub max_topic_alias: u16,
+    /// `max_qos` (default 2): the highest QoS a client of this listener may
+    /// publish at or be granted. MQTT 5 clients are told it in CONNACK
+    /// (Maximum QoS) and one publishing above it gets DISCONNECT 0x9B (QoS
+    /// not supported); a 3.x client publishing above it is disconnected.
+    pub max_qos: QoS,
+    /// `mount_point` (default none): a topic prefix, written as it is
+    /// joined (usually ending in `/`), added to every topic this listener's
+    /// clients publish or subscribe to and removed from the topics they
+    /// receive. Never contains `+` or `#`.
+    pub mount_point: Option<String>,
 }
 
 impl Listener {
@@ -87,6 +104,9 @@ impl Listener {
             max_connections: None,
             allow_anonymous: None,
             allow_zero_length_clientid: None,
+            max_topic_alias: 10,
+            max_qos: QoS::ExactlyOnce,
+            mount_point: None,
         }
     }
 }
@@ -211,6 +231,11 @@ pub struct Config {
     /// in flight per client; 0 means no limit (Mosquitto: 0, -1 and 65535).
     /// See [`Config::inflight_window`].
     pub max_inflight_messages: u16,
+    /// `max_inflight_bytes` (default 0): payload bytes of outgoing QoS 1
+    /// and 2 messages in flight per client; 0 means no limit (a negative
+    /// value too, as in Mosquitto). A message larger than the limit is still
+    /// sent, alone in flight. Applies together with `max_inflight_messages`.
+    pub max_inflight_bytes: usize,
     /// `max_queued_messages` (default 1000): messages queued per client
     /// beyond the in-flight window; 0 means no limit.
     pub max_queued_messages: usize,
@@ -227,12 +252,21 @@ pub struct Config {
     /// (at least 20); 0 means no limit beyond MQTT's.
     pub max_packet_size: u32,
     /// `max_keepalive` (default 65535, range 10 to 65535): the longest
-    /// keep-alive a client may ask for; an MQTT 5 client asking for more (or
-    /// for 0) is told this value as Server Keep Alive.
+    /// keep-alive, in seconds, a client may use. An MQTT 5 client asking for
+    /// more, or for 0 (no keep-alive), is given this value as Server Keep
+    /// Alive in CONNACK and must use it; so with the default, a client
+    /// asking for 0 is given 65535 (as in Mosquitto 2.0.11). An MQTT 3.x
+    /// client, which cannot be told, is refused (CONNACK 0x02) when it asks
+    /// for more, or for 0 while this is below 65535.
     pub max_keepalive: u16,
     /// `retain_available` (default true): when false, a retained PUBLISH is
     /// refused.
     pub retain_available: bool,
+    /// `upgrade_outgoing_qos` (default false): deliver every message at the
+    /// QoS its subscription was granted, even when it was published at a
+    /// lower one (not in the MQTT specification, which delivers at the lower
+    /// of the two).
+    pub upgrade_outgoing_qos: bool,
     /// `check_retain_source` (default false): re-check that the publisher
     /// of a retained message may still publish to it before delivering it.
     pub check_retain_source: bool,
@@ -274,6 +308,7 @@ impl Default for Config {
             allow_anonymous: None,
             allow_zero_length_clientid: true,
             max_inflight_messages: 20,
+            max_inflight_bytes: 0,
             max_queued_messages: 1000,
             max_queued_bytes: 0,
             queue_qos0_messages: false,
@@ -281,6 +316,7 @@ impl Default for Config {
             max_packet_size: 0,
             max_keepalive: 65535,
             retain_available: true,
+            upgrade_outgoing_qos: false,
             check_retain_source: false,
             sys_interval: Some(Duration::from_secs(10)),
             persistent_client_expiration: None,

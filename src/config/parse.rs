@@ -4,13 +4,14 @@
 //! whose first non-blank character is `#` is a comment; blank lines are
 //! skipped; `\r\n` line ends and trailing blanks are fine; a trailing
 //! `# comment` after the values is ignored, except for the path of
-//! `include_dir` and `log_dest file`, which run to the end of the line.
+//! `include_dir` and `log_dest file` and the prefix of `mount_point`, which
+//! run to the end of the line (as in Mosquitto: they may contain spaces).
 //!
-//! Directives that configure one listener (`max_connections`, and
-//! `allow_anonymous` / `allow_zero_length_clientid` when
-//! `per_listener_settings` is true) apply to the listener of the last
-//! `listener` line, or before any, to the default listener set up by
-//! `port` / `bind_address`.
+//! Directives that configure one listener (`max_connections`,
+//! `max_topic_alias`, `max_qos`, `mount_point`, and `allow_anonymous` /
+//! `allow_zero_length_clientid` when `per_listener_settings` is true) apply
+//! to the listener of the last `listener` line, or before any, to the
+//! default listener set up by `port` / `bind_address`.
 
 use std::fs;
 use std::net::IpAddr;
@@ -18,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Config, ConfigError, Listener, LogDest, LogType, LogTypes, DEFAULT_PORT, MAX_PAYLOAD};
+use crate::codec::QoS;
+use crate::topic::MAX_TOPIC_LEN;
 
 /// Directives Mosquitto 2.0 knows and midge does not implement yet (besides
 /// the `auth_opt_*` and `plugin_opt_*` families).
@@ -70,12 +73,8 @@ const NOT_YET: &[&str] = &[
     "log_facility",
     "log_timestamp",
     "log_timestamp_format",
-    "max_inflight_bytes",
-    "max_qos",
-    "max_topic_alias",
     "maximum_qos",
     "memory_limit",
-    "mount_point",
     "notification_topic",
     "notifications",
     "notifications_local_only",
@@ -105,7 +104,6 @@ const NOT_YET: &[&str] = &[
     "tls_version",
     "topic",
     "try_private",
-    "upgrade_outgoing_qos",
     "use_identity_as_username",
     "use_subject_as_username",
     "use_username_as_clientid",
@@ -328,6 +326,25 @@ impl Parser {
                 let max = usize::try_from(value).ok().filter(|&n| n > 0);
                 self.current_listener(line).max_connections = max;
             }
+            "max_topic_alias" => {
+                let value =
+                    line.int(0, 65535, "an integer from 0 to 65535 (0: no topic aliases)")?;
+                self.current_listener(line).max_topic_alias =
+                    u16::try_from(value).unwrap_or(u16::MAX);
+            }
+            "max_qos" => {
+                let value = line.int(0, 2, "0, 1 or 2")?;
+                let qos = u8::try_from(value).ok().and_then(QoS::from_u8);
+                self.current_listener(line).max_qos = qos.unwrap_or(QoS::ExactlyOnce);
+            }
+            "mount_point" => {
+                let prefix = mount_point(line)?;
+                let listener = self.current_listener(line);
+                if listener.mount_point.is_some() {
+                    return Err(line.error("given more than once for this listener"));
+                }
+                listener.mount_point = Some(prefix);
+            }
             "allow_anonymous" => {
                 let value = line.bool()?;
                 self.security_set = true;
@@ -372,6 +389,10 @@ impl Parser {
                     .filter(|&n| n != u16::MAX)
                     .unwrap_or(0);
             }
+            "max_inflight_bytes" => {
+                let value = line.int(i64::MIN, i64::MAX, "an integer (0: no limit)")?;
+                config.max_inflight_bytes = non_negative(value);
+            }
             "max_queued_messages" => {
                 let value = line.int(i64::MIN, i64::MAX, "an integer (0: no limit)")?;
                 config.max_queued_messages = non_negative(value);
@@ -402,6 +423,7 @@ impl Parser {
                 config.max_keepalive = u16::try_from(value).unwrap_or(u16::MAX);
             }
             "retain_available" => config.retain_available = line.bool()?,
+            "upgrade_outgoing_qos" => config.upgrade_outgoing_qos = line.bool()?,
             "sys_interval" => {
                 let value = line.int(0, 65535, "an integer from 0 to 65535 (0: disabled)")?;
                 config.sys_interval = u64::try_from(value)
@@ -683,6 +705,35 @@ impl Parser {
         }
         Ok(self.config)
     }
+}
+
+/// The prefix of `mount_point PREFIX`: the rest of the line, a topic name
+/// without wildcards (Mosquitto checks it the same way).
+fn mount_point(line: &Line<'_>) -> Result<String, ConfigError> {
+    let prefix = line.rest;
+    if prefix.is_empty() {
+        return Err(line.error("missing value"));
+    }
+    if prefix.contains(['+', '#']) {
+        let comment = prefix.contains(" #") || prefix.contains("\t#");
+        let expected = if comment {
+            "a topic prefix without the wildcards + and # \
+             (the prefix runs to the end of the line: no # comment may follow it)"
+        } else {
+            "a topic prefix without the wildcards + and #"
+        };
+        return Err(line.invalid(prefix, expected));
+    }
+    if prefix.contains('\0') {
+        return Err(line.error("invalid value: a topic prefix cannot contain U+0000"));
+    }
+    if prefix.len() > MAX_TOPIC_LEN {
+        return Err(line.error(format!(
+            "invalid value: {} bytes long, a topic prefix is at most {MAX_TOPIC_LEN}",
+            prefix.len()
+        )));
+    }
+    Ok(prefix.to_string())
 }
 
 /// A negative limit means "no limit" (0), as in Mosquitto.
