@@ -135,7 +135,7 @@ impl<T> Broker<T> {
             let receive_max = usize::from(self.settings.limits.max_inflight);
             if protocol.is_v5() && session.incoming_qos2() >= receive_max {
                 let why = format!(
-                    "more than Receive Maximum {receive_max} QoS 2 messages unreleased [MQTT-3.3.4-9]"
+                    "more than Receive Maximum {receive_max} QoS 2 messages unreleased [MQTT-3.3.4-7]"
                 );
                 self.protocol_violation(id, reason::RECEIVE_MAXIMUM_EXCEEDED, why, now);
                 return;
