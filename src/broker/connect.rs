@@ -122,6 +122,21 @@ impl<T> Broker<T> {
                 // [MQTT-3.1.3-11]: the Will Topic is a topic name.
                 return Err((None, reason::TOPIC_NAME_INVALID, "invalid will topic"));
             }
+            let fwd = super::publish::forwarded(&will.properties.passthrough);
+            if fwd.response_topic.is_some_and(|t| !valid_topic_name(t)) {
+                return Err((
+                    None,
+                    reason::PROTOCOL_ERROR,
+                    "will Response Topic is not a topic name",
+                ));
+            }
+            if fwd.utf8_payload && std::str::from_utf8(&will.payload).is_err() {
+                return Err((
+                    None,
+                    reason::PAYLOAD_FORMAT_INVALID,
+                    "will payload is not UTF-8 as its Payload Format Indicator says",
+                ));
+            }
             if will.qos > policy.max_qos {
                 return Err((None, reason::QOS_NOT_SUPPORTED, "will QoS above max_qos"));
             }

@@ -99,6 +99,13 @@ impl<T> Broker<T> {
             self.protocol_violation(id, reason::RETAIN_NOT_SUPPORTED, why.into(), now);
             return;
         }
+        let fwd = forwarded(&p.properties.passthrough);
+        if fwd.response_topic.is_some_and(|t| !valid_topic_name(t)) {
+            let why = "Response Topic is not a topic name [MQTT-3.3.2-14]";
+            self.protocol_violation(id, reason::PROTOCOL_ERROR, why.into(), now);
+            return;
+        }
+        let bad_utf8 = fwd.utf8_payload && std::str::from_utf8(&p.payload).is_err();
         let max_qos = self.settings.listener(listener).max_qos;
         if p.qos > max_qos {
             let why = format!(
@@ -106,6 +113,34 @@ impl<T> Broker<T> {
                 p.qos as u8, max_qos as u8
             );
             self.protocol_violation(id, reason::QOS_NOT_SUPPORTED, why, now);
+            return;
+        }
+        if bad_utf8 {
+            // The receiver may check a payload said to be UTF-8; midge
+            // drops it and tells a QoS 1/2 publisher (0x99).
+            warn!(
+                "client {}: dropped PUBLISH to {topic}: Payload Format Indicator 1 but the payload is not UTF-8",
+                self.sessions[sid].client_id
+            );
+            self.stats.publish_dropped += 1;
+            let why = "payload is not UTF-8 as its Payload Format Indicator says";
+            match p.qos {
+                QoS::AtMostOnce => {}
+                QoS::AtLeastOnce => self.send_refusal(
+                    id,
+                    Packet::PubAck,
+                    p.packet_id,
+                    reason::PAYLOAD_FORMAT_INVALID,
+                    why,
+                ),
+                QoS::ExactlyOnce => self.send_refusal(
+                    id,
+                    Packet::PubRec,
+                    p.packet_id,
+                    reason::PAYLOAD_FORMAT_INVALID,
+                    why,
+                ),
+            }
             return;
         }
         let limit = self.settings.message_size_limit;
@@ -347,6 +382,57 @@ impl<T> Broker<T> {
             );
         }
     }
+}
+
+/// What the broker checks among the PUBLISH (or will) properties it
+/// forwards untouched.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Forwarded<'a> {
+    /// Payload Format Indicator 1: the payload says it is UTF-8.
+    pub utf8_payload: bool,
+    pub response_topic: Option<&'a str>,
+}
+
+/// Reads the Payload Format Indicator and Response Topic out of the
+/// forwarded property bytes (which the decoder validated; anything
+/// unexpected ends the walk rather than panicking).
+pub(super) fn forwarded(mut raw: &[u8]) -> Forwarded<'_> {
+    use crate::codec::property_id as id;
+    fn take_str<'a>(raw: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let n = usize::from(u16::from_be_bytes([*raw.first()?, *raw.get(1)?]));
+        let s = raw.get(2..2 + n)?;
+        *raw = &raw[2 + n..];
+        Some(s)
+    }
+    let mut out = Forwarded::default();
+    while let Some((&pid, rest)) = raw.split_first() {
+        raw = rest;
+        match pid {
+            id::PAYLOAD_FORMAT_INDICATOR => {
+                let Some((&v, rest)) = raw.split_first() else {
+                    break;
+                };
+                out.utf8_payload = v == 1;
+                raw = rest;
+            }
+            id::RESPONSE_TOPIC => {
+                let Some(t) = take_str(&mut raw) else { break };
+                out.response_topic = std::str::from_utf8(t).ok();
+            }
+            id::CONTENT_TYPE | id::CORRELATION_DATA => {
+                if take_str(&mut raw).is_none() {
+                    break;
+                }
+            }
+            id::USER_PROPERTY => {
+                if take_str(&mut raw).is_none() || take_str(&mut raw).is_none() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    out
 }
 
 /// The instant a Message Expiry Interval of `secs` received at `now` ends.

@@ -25,5 +25,5 @@ mod tests;
 
 pub use decode::{check, decode, Check, DecodeError};
 pub use encode::{encode, encode_publish_header, publish_header_len, PublishHeader};
-pub use properties::{Properties, PublishProperties};
+pub use properties::{id as property_id, Properties, PublishProperties};
 pub use types::*;

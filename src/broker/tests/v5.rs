@@ -912,3 +912,180 @@ fn max_inflight_bytes_bounds_the_window() {
         "6 bytes in flight let one more go; 12 stop the third"
     );
 }
+
+// ---- Payload format and response topic ----
+
+/// Forwarded property bytes: Payload Format Indicator `pfi`, then a
+/// Response Topic when given.
+fn forwarded_props(pfi: u8, response_topic: Option<&str>) -> PublishProperties {
+    let mut raw = BytesMut::new();
+    raw.put_u8(0x01);
+    raw.put_u8(pfi);
+    if let Some(t) = response_topic {
+        raw.put_u8(0x08);
+        raw.put_u16(t.len() as u16);
+        raw.put_slice(t.as_bytes());
+    }
+    PublishProperties {
+        passthrough: raw.freeze(),
+        ..PublishProperties::default()
+    }
+}
+
+#[test]
+fn payload_said_to_be_utf8_but_not_is_refused_with_0x99() {
+    let mut h = Harness::new();
+    let s = v5_client(&mut h, "s");
+    h.send(s, sub5(1, "t", qos(QoS::AtLeastOnce), None));
+    h.recv(s);
+    let p = v5_client(&mut h, "p");
+    let mut bad = publish5("t", "", QoS::AtLeastOnce, forwarded_props(1, None), 1);
+    if let Packet::Publish(m) = &mut bad {
+        m.payload = Bytes::from_static(&[0xff, 0xfe]);
+    }
+    h.send(p, bad);
+    let got = h.recv(p);
+    assert!(
+        matches!(&got[..], [Packet::PubAck(a)] if a.reason == reason::PAYLOAD_FORMAT_INVALID),
+        "{got:?}"
+    );
+    h.send(
+        p,
+        publish5("t", "fine", QoS::AtLeastOnce, forwarded_props(1, None), 2),
+    );
+    assert_eq!(payloads(&h.recv(s)), ["fine"]);
+}
+
+#[test]
+fn response_topic_with_a_wildcard_is_a_protocol_error_mqtt_3_3_2_14() {
+    let mut h = Harness::new();
+    let p = v5_client(&mut h, "p");
+    let props = forwarded_props(0, Some("reply/#"));
+    h.send(p, publish5("t", "x", QoS::AtMostOnce, props, 0));
+    assert_eq!(disconnect_reason(&mut h, p), Some(reason::PROTOCOL_ERROR));
+}
+
+#[test]
+fn forwarded_properties_are_read_without_trusting_them() {
+    let props = forwarded_props(1, Some("r/t"));
+    let f = crate::broker::publish::forwarded(&props.passthrough);
+    assert!(f.utf8_payload);
+    assert_eq!(f.response_topic, Some("r/t"));
+    // A truncated block ends the walk instead of panicking.
+    let raw = &props.passthrough[..props.passthrough.len() - 1];
+    assert_eq!(crate::broker::publish::forwarded(raw).response_topic, None);
+}
+
+// ---- Across versions ----
+
+#[test]
+fn a_v5_client_takes_over_and_resumes_a_3_1_1_session() {
+    let mut h = Harness::new();
+    let old = h.client("c", false);
+    h.subscribe(old, "t", QoS::AtLeastOnce);
+    let (new, ack) = h.connect(connect5("c", Some(60), false));
+    assert!(ack.session_present);
+    assert!(!h.is_open(old));
+    let p = h.client("p", true);
+    h.send(p, publish("t", "x", QoS::AtLeastOnce, false, 1));
+    let got = h.recv(new);
+    let got = publishes(&got);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].properties.is_empty(),
+        "a 3.1.1 message has no properties"
+    );
+}
+
+// ---- Untrusted input ----
+
+/// A stream of valid MQTT 5 client packets using most of what 5.0 adds,
+/// for the fuzz driver to mutate.
+fn session_bytes_v5(id: &str) -> Vec<u8> {
+    let mut c = will_connect(id, 2, 30);
+    c.properties.receive_maximum = Some(3);
+    c.properties.topic_alias_maximum = Some(4);
+    c.properties.maximum_packet_size = Some(200);
+    let options = SubOptions {
+        no_local: true,
+        retain_as_published: true,
+        retain_handling: 1,
+        qos: QoS::ExactlyOnce,
+    };
+    let mut retained = publish5("f/r", "kept", QoS::AtLeastOnce, expiring(3), 5);
+    if let Packet::Publish(m) = &mut retained {
+        m.retain = true;
+    }
+    let packets = [
+        Packet::Connect(Box::new(c)),
+        sub5(1, "f/#", options, Some(3)),
+        sub5(2, "$share/g/f/+", qos(QoS::AtLeastOnce), Some(4)),
+        publish5("f/a", "one", QoS::AtLeastOnce, aliased(2), 2),
+        publish5("", "two", QoS::ExactlyOnce, aliased(2), 3),
+        retained,
+        publish5(
+            "f/u",
+            "x",
+            QoS::AtMostOnce,
+            forwarded_props(1, Some("re/ply")),
+            0,
+        ),
+        Packet::PubRel(Ack::new(3)),
+        Packet::PubAck(Ack::new(1)),
+        Packet::PubRec(Ack::new(2)),
+        Packet::PubComp(Ack::new(2)),
+        Packet::Unsubscribe(Unsubscribe {
+            packet_id: 4,
+            filters: vec![ByteStr::from("$share/g/f/+")],
+            properties: Properties::default(),
+        }),
+        Packet::PingReq,
+        Packet::Disconnect(Disconnect {
+            reason: reason::DISCONNECT_WITH_WILL,
+            properties: Properties {
+                session_expiry: Some(5),
+                ..Properties::default()
+            },
+        }),
+    ];
+    let mut buf = BytesMut::new();
+    for p in &packets {
+        crate::codec::encode(p, Protocol::V5, &mut buf);
+    }
+    buf.to_vec()
+}
+
+/// Mutated MQTT 5 streams: no panic, bounds held, others unaffected.
+#[test]
+fn mutated_v5_input_never_panics_and_never_affects_others() {
+    super::fuzz_sessions(0x0005_F00D_CAFE, 3000, session_bytes_v5);
+}
+
+/// The fuzz seed stream is itself valid: every packet is accepted and the
+/// connection ends with the client's own DISCONNECT.
+#[test]
+fn v5_fuzz_seed_stream_is_accepted_whole() {
+    let mut h = Harness::new();
+    let link = h.open();
+    h.raw(link, &session_bytes_v5("seed"));
+    let got = h.recv(link);
+    assert!(
+        matches!(got.first(), Some(Packet::ConnAck(a)) if a.code == 0),
+        "{got:?}"
+    );
+    let subacks: Vec<&Vec<u8>> = got
+        .iter()
+        .filter_map(|p| match p {
+            Packet::SubAck(a) => Some(&a.codes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subacks, [&vec![2u8], &vec![1u8]]);
+    assert!(got.iter().any(|p| matches!(p, Packet::UnsubAck(_))));
+    assert!(got.contains(&Packet::PingResp));
+    assert!(
+        !got.iter().any(|p| matches!(p, Packet::Disconnect(_))),
+        "no server DISCONNECT: {got:?}"
+    );
+    assert!(!h.is_open(link));
+}
