@@ -222,6 +222,41 @@ impl<T> Broker<T> {
                     limits.max_queued, limits.max_queued_bytes
                 );
                 self.dropped_for(sid, &why);
+                self.note_overflow(sid);
+            }
+        }
+    }
+
+    /// A message could not be queued for connected session `sid`: when its
+    /// MQTT 5 client is not reading (its output is past [`TX_HIGH_WATER`]),
+    /// it is listed to be disconnected with 0x97 once the current packet or
+    /// timer is handled (not now: routing is iterating over sessions).
+    fn note_overflow(&mut self, sid: usize) {
+        let Some(lid) = self.sessions[sid].link.map(|l| l as usize) else {
+            return;
+        };
+        let link = &self.links[lid];
+        if link.protocol.is_v5()
+            && link.tx.len() >= TX_HIGH_WATER
+            && !self.overflowed.contains(&lid)
+        {
+            self.overflowed.push(lid);
+        }
+    }
+
+    /// Disconnects the clients [`Broker::note_overflow`] listed: DISCONNECT
+    /// 0x97 (Quota exceeded), then the close; a persistent session keeps
+    /// its queue for when the client is back.
+    pub(super) fn close_overflowed(&mut self, now: Instant) {
+        while let Some(lid) = self.overflowed.pop() {
+            let connected = self
+                .links
+                .get(lid)
+                .is_some_and(|l| l.state == super::link::LinkState::Connected);
+            if connected {
+                let why = "queue full while the client is not reading its messages";
+                self.send_disconnect(lid, codec::reason::QUOTA_EXCEEDED, why);
+                self.close_link(lid, super::CloseCause::NotReading, now);
             }
         }
     }

@@ -79,6 +79,8 @@ pub enum CloseCause {
     TooManyConnections,
     /// The broker is stopping.
     Shutdown,
+    /// An MQTT 5 client stopped reading and its queue overflowed.
+    NotReading,
 }
 
 impl CloseCause {
@@ -107,6 +109,9 @@ impl fmt::Display for CloseCause {
             CloseCause::Refused(why) => write!(f, "connection refused: {why}"),
             CloseCause::TooManyConnections => f.write_str("listener at max_connections"),
             CloseCause::Shutdown => f.write_str("broker shutting down"),
+            CloseCause::NotReading => {
+                f.write_str("queue full while the client is not reading (quota exceeded)")
+            }
         }
     }
 }
@@ -183,6 +188,8 @@ pub struct Broker<T> {
     /// Reused buffers for routing and timers (no allocation per message).
     route_scratch: Vec<(u32, Subscription)>,
     group_scratch: Vec<u32>,
+    /// Links to disconnect for not reading (see `deliver::note_overflow`).
+    overflowed: Vec<usize>,
     timer_scratch: Vec<Timer>,
     route_stamp: u64,
     next_client_number: u64,
@@ -219,6 +226,7 @@ impl<T> Broker<T> {
             next_generation: 0,
             route_scratch: Vec::new(),
             group_scratch: Vec::new(),
+            overflowed: Vec::new(),
             timer_scratch: Vec::new(),
             route_stamp: 0,
             next_client_number: 0,
@@ -328,6 +336,9 @@ impl<T> Broker<T> {
                     match codec::decode(frame, protocol) {
                         Ok(packet) => self.handle_packet(id, packet, now),
                         Err(e) => self.decode_failed(id, e, now),
+                    }
+                    if !self.overflowed.is_empty() {
+                        self.close_overflowed(now);
                     }
                 }
                 Err(e) => self.decode_failed(id, e, now),
@@ -471,6 +482,9 @@ impl<T> Broker<T> {
         self.timers.expire(now, &mut due);
         for &t in &due {
             self.fire(t, now);
+        }
+        if !self.overflowed.is_empty() {
+            self.close_overflowed(now);
         }
         self.timer_scratch = due;
     }

@@ -1089,3 +1089,41 @@ fn v5_fuzz_seed_stream_is_accepted_whole() {
     );
     assert!(!h.is_open(link));
 }
+
+#[test]
+fn a_v5_client_that_stops_reading_is_disconnected_with_0x97_when_its_queue_overflows() {
+    let mut settings = Settings {
+        sys_interval: None,
+        ..Settings::default()
+    };
+    settings.limits.max_queued = 5;
+    let mut h = Harness::with(settings);
+    let v5 = v5_client(&mut h, "v5");
+    h.send(v5, sub5(1, "t", qos(QoS::AtMostOnce), None));
+    let v3 = h.client("v3", true);
+    h.subscribe(v3, "t", QoS::AtMostOnce);
+    h.recv(v5);
+    let p = v5_client(&mut h, "p");
+    let body = "x".repeat(1000);
+    // Nobody reads the subscribers' output: past the high-water mark and
+    // five queued messages, the queue overflows.
+    let n = TX_HIGH_WATER / 1000 + 10;
+    for _ in 0..n {
+        h.send(
+            p,
+            publish5("t", &body, QoS::AtMostOnce, Default::default(), 0),
+        );
+    }
+    let got = h.recv(v5);
+    assert!(
+        matches!(got.last(), Some(Packet::Disconnect(d)) if d.reason == reason::QUOTA_EXCEEDED),
+        "last packet {:?}",
+        got.last()
+    );
+    assert!(!h.is_open(v5));
+    assert!(
+        h.is_open(v3),
+        "a 3.x client has no such reason code: it stays"
+    );
+    assert!(h.is_open(p), "the publisher is not affected");
+}
