@@ -73,7 +73,6 @@ const NOT_YET: &[&str] = &[
     "log_facility",
     "log_timestamp",
     "log_timestamp_format",
-    "maximum_qos",
     "memory_limit",
     "notification_topic",
     "notifications",
@@ -332,7 +331,8 @@ impl Parser {
                 self.current_listener(line).max_topic_alias =
                     u16::try_from(value).unwrap_or(u16::MAX);
             }
-            "max_qos" => {
+            // `maximum_qos` is the older spelling Mosquitto still accepts.
+            "max_qos" | "maximum_qos" => {
                 let value = line.int(0, 2, "0, 1 or 2")?;
                 let qos = u8::try_from(value).ok().and_then(QoS::from_u8);
                 self.current_listener(line).max_qos = qos.unwrap_or(QoS::ExactlyOnce);

@@ -543,7 +543,7 @@ fn max_qos_is_per_listener_from_0_to_2() {
          listener 1884\n\
          max_qos 1\n\
          listener 1885\n\
-         max_qos 2\n\
+         maximum_qos 2\n\
          listener 1886\n",
     );
     let qos: Vec<QoS> = c.listeners.iter().map(|l| l.max_qos).collect();
