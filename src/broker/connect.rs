@@ -119,7 +119,8 @@ impl<T> Broker<T> {
         }
         if let Some(will) = &c.will {
             if !valid_topic_name(&will.topic) {
-                // [MQTT-3.1.3-11]: the Will Topic is a topic name.
+                // The will becomes a PUBLISH: its topic obeys the topic name
+                // rules, no wildcards among them [MQTT-3.3.2-2].
                 return Err((None, reason::TOPIC_NAME_INVALID, "invalid will topic"));
             }
             let fwd = super::publish::forwarded(&will.properties.passthrough);

@@ -178,7 +178,7 @@ fn auth_packet_without_a_method_is_a_protocol_error_mqtt_4_12_0_6() {
 }
 
 #[test]
-fn will_topic_must_be_a_topic_name_mqtt_3_1_3_11() {
+fn will_topic_must_be_a_topic_name_mqtt_3_3_2_2() {
     let mut h = Harness::new();
     let bad = Will {
         topic: ByteStr::from("a/#"),
