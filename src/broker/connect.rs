@@ -22,6 +22,21 @@ use crate::topic::valid_topic_name;
 /// any disconnection.
 pub const NEVER_EXPIRES: u32 = u32::MAX;
 
+/// Why a CONNECT is refused: the 3.x return code (`None` when 3.x has no
+/// code for it: the connection is just closed), the 5.0 reason code, and
+/// the cause for the log and the Reason String.
+struct Refusal {
+    v3: Option<u8>,
+    v5: u8,
+    why: &'static str,
+}
+
+impl Refusal {
+    fn new(v3: Option<u8>, v5: u8, why: &'static str) -> Refusal {
+        Refusal { v3, v5, why }
+    }
+}
+
 impl<T> Broker<T> {
     /// CONNECT naming a protocol midge does not speak: CONNACK 0x01 (or
     /// 0x84 to a 5.0 client) and close [MQTT-3.1.2-2].
@@ -52,46 +67,37 @@ impl<T> Broker<T> {
         );
     }
 
-    /// Refuses a CONNECT with `code` (a 3.x return code; 5.0 clients get
-    /// `v5_code` and a Reason String), logs why with the client id and
-    /// address, and closes. No will is published for a refused client.
-    fn refuse(
-        &mut self,
-        id: usize,
-        c: &Connect,
-        code: u8,
-        v5_code: u8,
-        why: &'static str,
-        now: Instant,
-    ) {
+    /// Refuses a CONNECT: logs why with the client id and address, answers
+    /// with CONNACK (`r.v5` and a Reason String to a 5.0 client, `r.v3` to
+    /// a 3.x one, or nothing when 3.x has no code for it) and closes. No
+    /// will is published for a refused client.
+    fn refuse(&mut self, id: usize, c: &Connect, r: Refusal, now: Instant) {
         let link = &self.links[id];
         warn!(
-            "refused client {:?} from {}: {why}",
+            "refused client {:?} from {}: {}",
             c.client_id.as_str(),
-            link.peer
+            link.peer,
+            r.why
         );
-        let (code, properties) = if link.protocol.is_v5() {
+        if link.protocol.is_v5() {
             let p = Properties {
-                reason_string: Some(ByteStr::from_static(why)),
+                reason_string: Some(ByteStr::from_static(r.why)),
                 ..Properties::default()
             };
-            (v5_code, p)
-        } else {
-            (code, Properties::default())
-        };
-        self.send_connack(id, false, code, properties);
-        self.close_link(id, CloseCause::Refused(why), now);
+            self.send_connack(id, false, r.v5, p);
+        } else if let Some(code) = r.v3 {
+            self.send_connack(id, false, code, Properties::default());
+        }
+        self.close_link(id, CloseCause::Refused(r.why), now);
     }
 
-    /// The checks of a CONNECT that come before any session is touched;
-    /// `Err` carries the 3.x return code (`None`: close without CONNACK, as
-    /// 3.x has no code for it), the 5.0 reason code and the cause.
-    fn admit(&self, id: usize, c: &Connect) -> Result<(), (Option<u8>, u8, &'static str)> {
+    /// The checks of a CONNECT that come before any session is touched.
+    fn admit(&self, id: usize, c: &Connect) -> Result<(), Refusal> {
         let v5 = c.protocol.is_v5();
         let policy = self.settings.listener(self.links[id].listener);
         if v5 && c.properties.authentication_method.is_some() {
             // No enhanced authentication method is configured [MQTT-4.12.0-1].
-            return Err((
+            return Err(Refusal::new(
                 None,
                 reason::BAD_AUTHENTICATION_METHOD,
                 "authentication method not supported",
@@ -101,7 +107,7 @@ impl<T> Broker<T> {
         // where anonymous access is allowed (as Mosquitto does with
         // `allow_anonymous false` and no password file).
         if !policy.allow_anonymous {
-            return Err((
+            return Err(Refusal::new(
                 Some(connack::NOT_AUTHORIZED),
                 reason::NOT_AUTHORIZED,
                 "not authorised (allow_anonymous is false)",
@@ -111,7 +117,7 @@ impl<T> Broker<T> {
             && (c.keep_alive > self.settings.max_keepalive
                 || (c.keep_alive == 0 && self.settings.max_keepalive < u16::MAX))
         {
-            return Err((
+            return Err(Refusal::new(
                 Some(connack::IDENTIFIER_REJECTED),
                 reason::UNSPECIFIED_ERROR,
                 "keep-alive above max_keepalive",
@@ -121,28 +127,36 @@ impl<T> Broker<T> {
             if !valid_topic_name(&will.topic) {
                 // The will becomes a PUBLISH: its topic obeys the topic name
                 // rules, no wildcards among them [MQTT-3.3.2-2].
-                return Err((None, reason::TOPIC_NAME_INVALID, "invalid will topic"));
+                return Err(Refusal::new(
+                    None,
+                    reason::TOPIC_NAME_INVALID,
+                    "invalid will topic",
+                ));
             }
             let fwd = super::publish::forwarded(&will.properties.passthrough);
             if fwd.response_topic.is_some_and(|t| !valid_topic_name(t)) {
-                return Err((
+                return Err(Refusal::new(
                     None,
                     reason::PROTOCOL_ERROR,
                     "will Response Topic is not a topic name",
                 ));
             }
             if fwd.utf8_payload && std::str::from_utf8(&will.payload).is_err() {
-                return Err((
+                return Err(Refusal::new(
                     None,
                     reason::PAYLOAD_FORMAT_INVALID,
                     "will payload is not UTF-8 as its Payload Format Indicator says",
                 ));
             }
             if will.qos > policy.max_qos {
-                return Err((None, reason::QOS_NOT_SUPPORTED, "will QoS above max_qos"));
+                return Err(Refusal::new(
+                    None,
+                    reason::QOS_NOT_SUPPORTED,
+                    "will QoS above max_qos",
+                ));
             }
             if will.retain && !self.settings.retain_available {
-                return Err((
+                return Err(Refusal::new(
                     None,
                     reason::RETAIN_NOT_SUPPORTED,
                     "retained will while retain_available is false",
@@ -156,33 +170,20 @@ impl<T> Broker<T> {
     pub(super) fn handle_connect(&mut self, id: usize, c: Connect, now: Instant) {
         self.links[id].protocol = c.protocol;
         let v5 = c.protocol.is_v5();
-        if let Err((code, v5_code, why)) = self.admit(id, &c) {
-            match code {
-                Some(code) => self.refuse(id, &c, code, v5_code, why, now),
-                None if v5 => self.refuse(id, &c, 0, v5_code, why, now),
-                None => {
-                    warn!(
-                        "refused client {:?} from {}: {why}",
-                        c.client_id.as_str(),
-                        self.links[id].peer
-                    );
-                    self.close_link(id, CloseCause::Refused(why), now);
-                }
-            }
+        if let Err(r) = self.admit(id, &c) {
+            self.refuse(id, &c, r, now);
             return;
         }
         let listener = self.links[id].listener;
         let (client_id, assigned) = match self.client_identifier(&c, usize::from(listener)) {
             Ok(cid) => cid,
             Err(why) => {
-                self.refuse(
-                    id,
-                    &c,
-                    connack::IDENTIFIER_REJECTED,
+                let r = Refusal::new(
+                    Some(connack::IDENTIFIER_REJECTED),
                     reason::CLIENT_IDENTIFIER_NOT_VALID,
                     why,
-                    now,
                 );
+                self.refuse(id, &c, r, now);
                 return;
             }
         };
