@@ -50,6 +50,8 @@ struct State {
     version: Version,
     /// PINGREQ interval: half the shortest keep-alive in force.
     ping_every: Duration,
+    /// The broker refused a CONNECT: the run stops.
+    refused: bool,
     connacks: u64,
     last_connack: Instant,
     settled: usize,
@@ -70,7 +72,8 @@ impl State {
     ) -> Result<(), String> {
         match (self.stages[c], p) {
             (Stage::Connecting, Packet::ConnAck(ack)) => {
-                let granted = handshake::accept_connack(&ack, self.version, 0, 0)?;
+                let granted = handshake::accept_connack(&ack, self.version, 0, 0)
+                    .inspect_err(|_| self.refused = true)?;
                 self.ping_every = self.ping_every.min(granted.ping_every);
                 self.connacks += 1;
                 self.last_connack = now;
@@ -121,6 +124,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
         subscribe: o.subscribe,
         version: o.version,
         ping_every: Duration::from_secs(u64::from(handshake::KEEP_ALIVE / 2)),
+        refused: false,
         connacks: 0,
         last_connack: start,
         settled: 0,
@@ -182,6 +186,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
         }
 
         match phase {
+            _ if st.refused => phase = Phase::Done,
             Phase::Connect if opened == n && st.settled == n => phase = Phase::Hold(now + o.hold),
             Phase::Connect if now >= start + o.duration => {
                 let missing = n - st.settled;
