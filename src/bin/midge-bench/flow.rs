@@ -107,9 +107,9 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
             &mut closed,
             |c, p, tx| w.on_packet(c, p, tx, now_ns),
         );
-        for (c, why, _) in closed.drain(..) {
+        for (c, why, conn) in closed.drain(..) {
             w.report.error(|| format!("connection {c}: {why}"));
-            w.retire(c);
+            w.retire(c, conn.rx_bytes, conn.tx_bytes);
         }
 
         if phase == Phase::Setup && w.report.errors > 0 {
@@ -182,7 +182,7 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
             if let Some(conn) = slot.as_mut().filter(|k| k.pending() > 0 && k.writable) {
                 if let Err(e) = conn.flush() {
                     w.report.error(|| format!("connection {c}: {e}"));
-                    w.retire(c);
+                    w.retire(c, conn.rx_bytes, conn.tx_bytes);
                     *slot = None;
                 }
             }
@@ -202,9 +202,12 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
         }
     }
 
-    for conn in conns.iter_mut().flatten() {
-        wire::disconnect(&mut conn.tx);
-        let _ = conn.flush();
+    for (c, slot) in conns.iter_mut().enumerate() {
+        if let Some(conn) = slot.take().as_mut() {
+            wire::disconnect(&mut conn.tx);
+            let _ = conn.flush();
+            w.retire(c, conn.rx_bytes, conn.tx_bytes);
+        }
     }
     let (got, _) = w.delivered();
     let t0_ns = nanos(origin, t0);
@@ -246,10 +249,16 @@ mod tests {
         );
         assert!(r.latency.is_some());
         assert!(!r.failed(), "QoS 0 loss is reported, not a failure");
+        // 20 PUBLISH packets, plus CONNECT and DISCONNECT: a little more
+        // per message than the PUBLISH itself.
+        let topic = format!("bench/{}/pair/0", std::process::id());
+        let publish = wire::publish_len(topic.len(), 0, 64, o.version) as f64;
+        let per_msg = r.pub_tx_bytes_per_msg.unwrap();
+        assert!(per_msg > publish && per_msg < publish + 5.0, "{}", r.json());
     }
 
     #[test]
-    fn v5_topic_aliases_are_resolved() {
+    fn v5_topic_aliases_are_resolved_and_save_bytes() {
         let port = fake::broker(Forward::Alias);
         let o = opts(&format!("pairs --mqtt5 --pairs 1 --count 50 --port {port}"));
         let r = run(&o, Instant::now()).unwrap();
@@ -257,6 +266,11 @@ mod tests {
         assert_eq!((r.received, r.lost, r.errors), (50, 0, 0), "{j}");
         assert_eq!(r.aliased, Some(49), "{j}");
         assert!(j.contains("\"mqtt\":\"5.0\""), "{j}");
+        let (rx, tx) = (
+            r.sub_rx_bytes_per_msg.unwrap(),
+            r.pub_tx_bytes_per_msg.unwrap(),
+        );
+        assert!(rx + 10.0 < tx, "aliases shorten every copy: {j}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One client connection of the bench: a non-blocking mio socket, the
 //! protocol version its packets are decoded with, the bytes of a partial
-//! packet carried between reads, and an output buffer flushed once per
-//! loop turn.
+//! packet carried between reads, an output buffer flushed once per loop
+//! turn, and the bytes it has read and written.
 //!
 //! Reads go through one large scratch buffer shared by all connections, so
 //! ten thousand idle connections cost no read buffers; only a packet split
@@ -27,6 +27,10 @@ pub struct Conn {
     /// False after a write hit `WouldBlock`, true again on a writable event.
     pub writable: bool,
     version: Version,
+    /// Bytes read from the socket so far.
+    pub rx_bytes: u64,
+    /// Bytes written to the socket so far.
+    pub tx_bytes: u64,
 }
 
 /// How a read pass ended.
@@ -90,6 +94,8 @@ impl Conn {
             tx_pos: 0,
             writable: true,
             version,
+            rx_bytes: 0,
+            tx_bytes: 0,
         })
     }
 
@@ -114,6 +120,7 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return ReadEnd::Failed(format!("read: {e}")),
             };
+            self.rx_bytes += n as u64;
             let data = scratch.get(..n).unwrap_or_default();
             let result = if self.partial.is_empty() {
                 parse_all(data, version, &mut self.tx, &mut on_packet).map(|used| {
@@ -147,7 +154,10 @@ impl Conn {
                 .write(self.tx.get(self.tx_pos..).unwrap_or_default())
             {
                 Ok(0) => return Err("write returned 0".into()),
-                Ok(n) => self.tx_pos += n,
+                Ok(n) => {
+                    self.tx_pos += n;
+                    self.tx_bytes += n as u64;
+                }
                 Err(e) if would_block(&e) => {
                     self.writable = false;
                     return Ok(());

@@ -23,6 +23,10 @@ pub struct Report {
     pub seconds: f64,
     /// Latency percentiles in microseconds, when measured.
     pub latency: Option<[f64; 4]>,
+    /// Bytes subscribers read per PUBLISH they received (copies included).
+    pub sub_rx_bytes_per_msg: Option<f64>,
+    /// Bytes publishers wrote per message they published.
+    pub pub_tx_bytes_per_msg: Option<f64>,
     /// Messages whose topic a subscriber took from a topic alias (MQTT 5).
     pub aliased: Option<u64>,
     /// The smallest Receive Maximum a broker announced below `--window`;
@@ -119,6 +123,12 @@ impl Report {
         );
         if let Some([p50, p99, p999, max]) = self.latency {
             let _ = write!(o, ",\"p50_us\":{p50:.1},\"p99_us\":{p99:.1},\"p999_us\":{p999:.1},\"max_us\":{max:.1}");
+        }
+        if let Some(b) = self.sub_rx_bytes_per_msg {
+            let _ = write!(o, ",\"sub_rx_bytes_per_msg\":{b:.1}");
+        }
+        if let Some(b) = self.pub_tx_bytes_per_msg {
+            let _ = write!(o, ",\"pub_tx_bytes_per_msg\":{b:.1}");
         }
         if let Some(n) = self.aliased {
             let _ = write!(o, ",\"aliased\":{n}");
@@ -226,6 +236,8 @@ mod tests {
             connect_rate: Some(100.0),
             alive: Some(4),
             broker_rss_kb: Some((1000, 1004)),
+            sub_rx_bytes_per_msg: Some(83.04),
+            pub_tx_bytes_per_msg: Some(83.0),
             aliased: Some(7),
             ..Report::default()
         };
@@ -236,6 +248,8 @@ mod tests {
             "\"connect_rate\":100",
             "\"alive\":4",
             "\"broker_bytes_per_conn\":1024",
+            "\"sub_rx_bytes_per_msg\":83.0",
+            "\"pub_tx_bytes_per_msg\":83.0",
             "\"aliased\":7",
         ] {
             assert!(j.contains(field), "{field} missing in {j}");

@@ -92,6 +92,8 @@ pub struct Subscriber {
     first_pub: usize,
     links: Vec<Tally>,
     aliases: Aliases,
+    /// PUBLISH packets received, copies included.
+    arrivals: u64,
 }
 
 /// What connection `c` is in the run.
@@ -130,6 +132,8 @@ pub struct World {
     pub ping_every: Duration,
     /// The report being filled: identity of the run, errors so far.
     pub report: Report,
+    /// Bytes read and written per connection, noted when it is retired.
+    bytes: Vec<(u64, u64)>,
 }
 
 impl World {
@@ -146,6 +150,7 @@ impl World {
                 first_pub: range.start,
                 links: range.clone().map(|_| Tally::default()).collect(),
                 aliases: Aliases::new(o.topic_alias_max),
+                arrivals: 0,
             });
         }
         let budget = |p: usize| match o.count {
@@ -192,6 +197,7 @@ impl World {
                 subscribers: plan.subscribers.len(),
                 ..Report::default()
             },
+            bytes: vec![(0, 0); total],
         }
     }
 
@@ -203,12 +209,14 @@ impl World {
         }
     }
 
-    /// Called when connection `c` closes.
-    pub fn retire(&mut self, c: usize) {
+    /// Called when connection `c` closes or the run ends, with the bytes
+    /// its socket read and wrote.
+    pub fn retire(&mut self, c: usize, rx: u64, tx: u64) {
         if self.stages[c] == Stage::Ready {
             self.ready -= 1;
         }
         self.stages[c] = Stage::Closed;
+        self.bytes[c] = (rx, tx);
     }
 
     /// Handles one packet the broker sent on connection `c`; replies go to
@@ -238,6 +246,7 @@ impl World {
                     ));
                 }
                 let sub = &mut self.subs[s];
+                sub.arrivals += 1;
                 let topic = sub.aliases.resolve(m.alias, m.topic)?;
                 let stamp =
                     wire::read_stamp(m.payload).ok_or("payload shorter than the bench stamp")?;
@@ -362,11 +371,17 @@ impl World {
         (got, want)
     }
 
-    /// The report of the finished run, given how long it took.
+    /// The report of the finished run, given how long it took. Called once
+    /// every connection has been retired.
     pub fn finish(&self, seconds: f64) -> Report {
         let (got, want) = self.delivered();
         let links = || self.subs.iter().flat_map(|s| &s.links);
+        let per = |bytes: u64, n: u64| (n > 0).then(|| bytes as f64 / n as f64);
+        let arrivals = self.subs.iter().map(|s| s.arrivals).sum();
+        // Subscribers hold connections 0..subs.len(), as `new` set them up.
+        let sub_rx = (0..self.subs.len()).map(|c| self.bytes[c].0).sum();
         let sent = self.pubs.iter().map(|p| p.sent).sum();
+        let pub_tx = self.pubs.iter().map(|p| self.bytes[p.conn].1).sum();
         let mut r = Report {
             scenario: self.report.scenario,
             mqtt: self.report.mqtt,
@@ -382,6 +397,8 @@ impl World {
             out_of_order: links().map(Tally::out_of_order).sum(),
             seconds,
             latency: report::percentiles(&self.hist),
+            sub_rx_bytes_per_msg: per(sub_rx, arrivals),
+            pub_tx_bytes_per_msg: per(pub_tx, sent),
             aliased: (self.version == Version::V5)
                 .then(|| self.subs.iter().map(|s| s.aliases.used()).sum()),
             broker_receive_max: self.report.broker_receive_max,
