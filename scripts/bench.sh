@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# bench.sh: midge against Mosquitto on this machine, with midge-bench.
+# bench.sh: midge against Mosquitto (and a baseline midge) on this machine.
 #
 # Builds the release binaries, then for each round, scenario and broker
-# (alternating which broker goes first) starts a FRESH broker on its own
+# (rotating which broker goes first) starts a FRESH broker on its own
 # loopback port, runs one midge-bench scenario against it, and records the
 # broker's CPU time (utime+stime from /proc/PID/stat) and memory (VmRSS,
-# VmHWM). Prints a table of medians with midge/Mosquitto ratios and keeps
-# the raw JSON lines in scripts/out/. See scripts/BENCH.md.
+# VmHWM). Prints a table of medians with midge/Mosquitto and midge/baseline
+# ratios and keeps the raw JSON lines in scripts/out/. See scripts/BENCH.md.
 #
 # usage: scripts/bench.sh [--quick] [--rounds N] [--scenarios LIST]
-#                         [--brokers LIST] [--duration SECS] [--no-build]
-#                         [--mosquitto-nodelay]
-#   LIST: comma separated. Scenarios: fanin fanout pairs latency connections
-#   subscribed (19,900 connections with a subscription each)
-#   qos1 qos2 (default: all). Brokers: midge mosquitto (default: both).
+#                         [--brokers LIST] [--baseline PATH] [--duration SECS]
+#                         [--no-build] [--mosquitto-nodelay]
+#   LIST: comma separated. Scenarios: fanin fanin5 fanout fanout5 pairs
+#   latency connections subscribed (19,900 connections with a subscription
+#   each) qos1 qos1_5 qos2 (default: all); the *5 ones are the same loads
+#   over MQTT 5.0 (midge-bench --mqtt5); `v5` stands for all three.
+#   Brokers: midge mosquitto baseline (default: midge mosquitto).
+#   --baseline PATH: a second midge binary (e.g. an older commit's build),
+#   run as broker `baseline` in the same rotation.
 #   --mosquitto-nodelay: give Mosquitto `set_tcp_nodelay true` (default: its
 #   stock Nagle behaviour; see BENCH.md for the trade-off).
 set -euo pipefail
@@ -21,23 +25,26 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT_DIR=$ROOT/scripts/out
-ALL_SCENARIOS="fanin fanout pairs latency connections subscribed qos1 qos2"
+ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2"
+V5_SCENARIOS="fanin5 fanout5 qos1_5"
 
 quick=0
 rounds=""
 scenarios=$ALL_SCENARIOS
 brokers="midge mosquitto"
+baseline=""
 duration=""
 build=1
 nodelay=0
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
     --scenarios) scenarios=${2:?--scenarios needs a list}; scenarios=${scenarios//,/ }; shift ;;
     --brokers) brokers=${2:?--brokers needs a list}; brokers=${brokers//,/ }; shift ;;
+    --baseline) baseline=${2:?--baseline needs the path of a midge binary}; shift ;;
     --duration) duration=${2:?--duration needs seconds}; shift ;;
     --no-build) build=0 ;;
     --mosquitto-nodelay) nodelay=1 ;;
@@ -47,12 +54,25 @@ while [ $# -gt 0 ]; do
   shift
 done
 case ${rounds:-x} in x) rounds=$([ $quick = 1 ] && echo 1 || echo 3) ;; *[!0-9]*|0) echo "bench.sh: bad --rounds" >&2; exit 2 ;; esac
+scenarios=" $scenarios "; scenarios=${scenarios// v5 / $V5_SCENARIOS }
 for s in $scenarios; do
   case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "bench.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
 for b in $brokers; do
-  case $b in midge|mosquitto) ;; *) echo "bench.sh: unknown broker $b" >&2; exit 2 ;; esac
+  case $b in midge|mosquitto|baseline) ;; *) echo "bench.sh: unknown broker $b" >&2; exit 2 ;; esac
 done
+if [ -n "$baseline" ]; then
+  [ -x "$baseline" ] && [ -f "$baseline" ] || { echo "bench.sh: --baseline $baseline is not an executable file" >&2; exit 2; }
+  BASELINE=$(cd "$(dirname "$baseline")" && pwd)/$(basename "$baseline")
+  # The baseline runs next to midge unless --brokers placed it.
+  case " $brokers " in
+    *" baseline "*) ;;
+    *" midge "*) brokers=${brokers/midge/midge baseline} ;;
+    *) brokers="baseline $brokers" ;;
+  esac
+else
+  case " $brokers " in *" baseline "*) echo "bench.sh: broker baseline needs --baseline PATH" >&2; exit 2 ;; esac
+fi
 command -v python3 >/dev/null || { echo "bench.sh: python3 is needed for the table" >&2; exit 1; }
 
 # 10,000 connections need as many descriptors in midge-bench and in the broker.
@@ -74,7 +94,7 @@ if [ $build = 1 ]; then
   (cd "$ROOT" && cargo build --release --bin midge-bench) || { echo "bench.sh: cannot build midge-bench" >&2; exit 1; }
   case " $brokers " in *" midge "*)
     if ! (cd "$ROOT" && cargo build --release --bin midge); then
-      echo "bench.sh: midge did not build; continuing with Mosquitto only" >&2
+      echo "bench.sh: midge did not build; continuing without it" >&2
       brokers=${brokers//midge/}
     fi ;;
   esac
@@ -113,12 +133,15 @@ fi
 scenario_args() {
   case $1 in
     fanin) echo "fanin --duration $d" ;;
+    fanin5) echo "fanin --duration $d --mqtt5" ;;
     fanout) echo "fanout --duration $d" ;;
+    fanout5) echo "fanout --duration $d --mqtt5" ;;
     pairs) echo "pairs --duration $d" ;;
     latency) echo "latency --duration $d --rate 10000" ;;
     connections) echo "connections --connections $conns --hold $hold --duration 20" ;;
     subscribed) echo "connections --connections $subs --subscribe --hold $hold --duration 30" ;;
     qos1) echo "qos --qos 1 --duration $d" ;;
+    qos1_5) echo "qos --qos 1 --duration $d --mqtt5" ;;
     qos2) echo "qos --qos 2 --duration $d" ;;
   esac
 }
@@ -158,6 +181,7 @@ start_broker() { # NAME PORT LOG -> BROKER_PID
   write_conf "$1" "$2" "$conf"
   case $1 in
     midge) "$MIDGE" -c "$conf" >"$3" 2>&1 & ;;
+    baseline) "$BASELINE" -c "$conf" >"$3" 2>&1 & ;;
     mosquitto) "$MOSQUITTO" -c "$conf" >"$3" 2>&1 & ;;
   esac
   BROKER_PID=$!
@@ -188,11 +212,14 @@ mkdir -p "$OUT_DIR"
 stamp=$(date +%Y%m%d-%H%M%S)
 RAW=$OUT_DIR/bench-$stamp.jsonl
 : > "$RAW"
-echo "bench.sh: brokers: ${BROKERS[*]}; scenarios: $scenarios; rounds: $rounds; raw lines: $RAW" >&2
+labels="midge=$MIDGE"
+[ -n "$baseline" ] && labels="$labels baseline=$BASELINE"
+echo "bench.sh: brokers: ${BROKERS[*]}; scenarios:$scenarios; rounds: $rounds; $labels; raw lines: $RAW" >&2
 run_no=0
 for round in $(seq "$rounds"); do
-  order=("${BROKERS[@]}")
-  if [ $((round % 2)) = 0 ] && [ ${#order[@]} = 2 ]; then order=("${order[1]}" "${order[0]}"); fi
+  # Round r starts with broker r-1 (mod n): each goes first in turn.
+  n=${#BROKERS[@]}; k=$(((round - 1) % n))
+  order=("${BROKERS[@]:k}" "${BROKERS[@]:0:k}")
   for scen in $scenarios; do
     for broker in "${order[@]}"; do
       port=$((18830 + run_no % 70)); run_no=$((run_no + 1))
@@ -224,13 +251,13 @@ for round in $(seq "$rounds"); do
       fi
       stop_broker
       echo "$line" >> "$RAW"
-      echo "round $round $scen $broker: $(echo "$line" | grep -o '"msgs_per_sec":[0-9]*\|"connect_rate":[0-9]*\|"errors":[0-9]*' | tr '\n' ' ')" >&2
+      echo "round $round $scen $broker: $(echo "$line" | grep -o '"msgs_per_sec":[0-9]*\|"connect_rate":[0-9]*\|"sub_rx_bytes_per_msg":[0-9.]*\|"errors":[0-9]*\|"first_error":"[^"]*"' | tr '\n' ' ')" >&2
     done
   done
 done
 
 # ---- table -------------------------------------------------------------
-python3 - "$RAW" <<'PY' | tee "${RAW%.jsonl}.txt"
+python3 - "$RAW" "$labels" <<'PY' | tee "${RAW%.jsonl}.txt"
 import json, statistics, sys
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -245,7 +272,10 @@ for r in rows:
     if b not in brokers: brokers.append(b)
     cells.setdefault((s, b), []).append(r)
 
-def stats(rs):
+def stats(all_runs):
+    # A run that failed (refused, dropped, lost at QoS 1/2) measured nothing.
+    rs = [r for r in all_runs if r.get("rc") == 0]
+    ok, n = len(rs), len(all_runs)
     def per_cpu(r):
         cpu = r.get("broker_cpu_s")
         return r["received"] / cpu if cpu and r.get("received") else None
@@ -257,36 +287,49 @@ def stats(rs):
         "p99.9 us": med([r.get("p999_us") for r in rs]),
         "conn/s": med([r.get("connect_rate") for r in rs]),
         "B/conn": med([r.get("broker_bytes_per_conn") for r in rs]),
+        "sub B/msg": med([r.get("sub_rx_bytes_per_msg") for r in rs]),
+        "pub B/msg": med([r.get("pub_tx_bytes_per_msg") for r in rs]),
         "cpu s": med([r.get("broker_cpu_s") for r in rs]),
         "hwm MB": med([r["broker_hwm_kb"] / 1024 if r.get("broker_hwm_kb") else None for r in rs]),
-        "errors": sum(r.get("errors", 0) for r in rs),
-        "runs": len(rs),
+        "errors": sum(r.get("errors", 0) for r in all_runs),
+        "runs": str(n) if ok == n else f"{ok}/{n}",
     }
 
-cols = ["msgs/s", "msgs/cpu-s", "p50 us", "p99 us", "p99.9 us", "conn/s", "B/conn", "cpu s", "hwm MB", "errors", "runs"]
+cols = ["msgs/s", "msgs/cpu-s", "p50 us", "p99 us", "p99.9 us", "conn/s", "B/conn",
+        "sub B/msg", "pub B/msg", "cpu s", "hwm MB", "errors", "runs"]
 def fmt(v):
     if v is None: return "-"
-    if isinstance(v, int): return str(v)
+    if isinstance(v, (int, str)): return str(v)
     if abs(v) >= 100: return f"{v:,.0f}"
     return f"{v:.2f}"
 
+# Ratio rows: midge against each other broker measured.
+pairs = [("midge", "mosquitto", "midge/mosq"), ("midge", "baseline", "midge/base")]
 head = ["scenario", "broker"] + cols
-table = []
+table, notes = [], []
 for s in order:
     st = {b: stats(cells[(s, b)]) for b in brokers if (s, b) in cells}
     for b, v in st.items():
         table.append([s, b] + [fmt(v[c]) for c in cols])
-    if "midge" in st and "mosquitto" in st:
-        ratio = []
-        for c in cols:
-            a, m = st["midge"][c], st["mosquitto"][c]
-            ratio.append(f"{a / m:.2f}x" if c not in ("errors", "runs") and a and m else "")
-        if any(ratio):
-            table.append([s, "midge/mosq"] + ratio)
+        first = next((r["first_error"] for r in cells[(s, b)] if r.get("first_error")), None)
+        if first: notes.append(f"{s} {b}: {first}")
+    for new, old, name in pairs:
+        if new in st and old in st:
+            ratio = []
+            for c in cols:
+                a, m = st[new][c], st[old][c]
+                ratio.append(f"{a / m:.2f}x" if c not in ("errors", "runs") and a and m else "")
+            if any(ratio):
+                table.append([s, name] + ratio)
 w = [max(len(str(x)) for x in col) for col in zip(head, *table)]
-print("medians over rounds; msgs/cpu-s = delivered messages per broker CPU-second; B/conn = broker RSS per idle connection")
+print("medians over the runs that exited 0 (runs = ok/all when some failed); msgs/cpu-s = delivered messages per broker CPU-second; B/conn = broker RSS per idle connection;")
+print("sub B/msg = bytes subscribers read per message received, pub B/msg = bytes publishers wrote per message sent")
+print("brokers: " + sys.argv[2] + "; *5 scenarios speak MQTT 5.0")
 print("  ".join(h.rjust(n) for h, n in zip(head, w)))
 for row in table:
     print("  ".join(str(x).rjust(n) for x, n in zip(row, w)))
+if notes:
+    print("first errors:")
+    for n in notes: print("  " + n)
 PY
 echo "raw: $RAW" >&2

@@ -7,15 +7,14 @@
 //! Reports CONNACKs per second over the connect phase and, when the broker
 //! PID is given, the broker's VmRSS before connecting and while holding.
 
+use crate::decode::Packet;
+use crate::handshake::{self, Client};
 use crate::net::{self, Conn, SCRATCH};
 use crate::opts::Opts;
 use crate::report::Report;
-use crate::wire::{self, Packet};
+use crate::wire::{self, Version};
 use mio::{Events, Poll, Token};
 use std::time::{Duration, Instant};
-
-/// Keep-alive sent in CONNECT; a PINGREQ goes out at half of it.
-const KEEP_ALIVE: u16 = 60;
 /// How long the final PINGREQ round may take.
 const PING_WAIT: Duration = Duration::from_secs(5);
 
@@ -48,6 +47,11 @@ pub fn rss_kb(pid: u32) -> Option<u64> {
 struct State {
     stages: Vec<Stage>,
     subscribe: bool,
+    version: Version,
+    /// PINGREQ interval: half the shortest keep-alive in force.
+    ping_every: Duration,
+    /// The broker refused a CONNECT: the run stops.
+    refused: bool,
     connacks: u64,
     last_connack: Instant,
     settled: usize,
@@ -67,19 +71,23 @@ impl State {
         now: Instant,
     ) -> Result<(), String> {
         match (self.stages[c], p) {
-            (Stage::Connecting, Packet::ConnAck(0)) => {
+            (Stage::Connecting, Packet::ConnAck(ack)) => {
+                let granted = handshake::accept_connack(&ack, self.version, 0, 0)
+                    .inspect_err(|_| self.refused = true)?;
+                self.ping_every = self.ping_every.min(granted.ping_every);
                 self.connacks += 1;
                 self.last_connack = now;
                 if self.subscribe {
                     let topic = format!("bench/{}/conn/{c}", std::process::id());
-                    wire::subscribe(tx, 1, topic.as_bytes(), 0);
+                    wire::subscribe(tx, 1, topic.as_bytes(), 0, self.version);
                     self.stages[c] = Stage::Subscribing;
                 } else {
                     self.stages[c] = Stage::Ready;
                     self.settled += 1;
                 }
             }
-            (Stage::Subscribing, Packet::SubAck(0)) => {
+            (Stage::Subscribing, Packet::SubAck { code, reason }) => {
+                handshake::accept_suback(code, reason, 0)?;
                 self.stages[c] = Stage::Ready;
                 self.settled += 1;
             }
@@ -88,8 +96,9 @@ impl State {
                 self.answered += 1;
             }
             (Stage::Ready | Stage::Answered, Packet::PingResp) => {}
-            (_, Packet::ConnAck(code)) => return Err(format!("CONNACK return code {code}")),
-            (_, Packet::SubAck(code)) => return Err(format!("SUBACK return code {code:#04x}")),
+            (_, Packet::Disconnect { code, reason }) => {
+                return Err(handshake::disconnected(code, reason));
+            }
             (_, other) => return Err(format!("unexpected {other:?}")),
         }
         Ok(())
@@ -113,6 +122,9 @@ pub fn run(o: &Opts) -> Result<Report, String> {
     let mut st = State {
         stages: vec![Stage::Closed; n],
         subscribe: o.subscribe,
+        version: o.version,
+        ping_every: Duration::from_secs(u64::from(handshake::KEEP_ALIVE / 2)),
+        refused: false,
         connacks: 0,
         last_connack: start,
         settled: 0,
@@ -120,6 +132,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
         answered: 0,
         report: Report {
             scenario: "connections",
+            mqtt: o.version.name(),
             connections: n as u64,
             ..Report::default()
         },
@@ -127,13 +140,18 @@ pub fn run(o: &Opts) -> Result<Report, String> {
     let mut opened = 0;
     let mut phase = Phase::Connect;
     let mut last_ping = start;
+    let client = if o.subscribe {
+        Client::Subscriber
+    } else {
+        Client::Idle
+    };
 
     while phase != Phase::Done {
         while phase == Phase::Connect && opened < n && opened - st.settled < o.connect_window {
-            match Conn::open(o.addr, poll.registry(), Token(opened)) {
+            match Conn::open(o.addr, poll.registry(), Token(opened), o.version) {
                 Ok(mut c) => {
                     let id = format!("mb{tag}-idle-{opened}");
-                    wire::connect(&mut c.tx, id.as_bytes(), KEEP_ALIVE);
+                    handshake::connect(&mut c.tx, id.as_bytes(), o, client);
                     conns[opened] = Some(c);
                     st.stages[opened] = Stage::Connecting;
                 }
@@ -159,7 +177,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
             &mut closed,
             |c, p, tx| st.on_packet(c, p, tx, now),
         );
-        for (c, why) in closed.drain(..) {
+        for (c, why, _) in closed.drain(..) {
             st.report.error(|| format!("connection {c}: {why}"));
             if matches!(st.stages[c], Stage::Connecting | Stage::Subscribing) {
                 st.settled += 1;
@@ -168,6 +186,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
         }
 
         match phase {
+            _ if st.refused => phase = Phase::Done,
             Phase::Connect if opened == n && st.settled == n => phase = Phase::Hold(now + o.hold),
             Phase::Connect if now >= start + o.duration => {
                 let missing = n - st.settled;
@@ -188,7 +207,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
             }
             _ => {}
         }
-        if now.duration_since(last_ping) >= Duration::from_secs(u64::from(KEEP_ALIVE / 2)) {
+        if now.duration_since(last_ping) >= st.ping_every {
             last_ping = now;
             conns
                 .iter_mut()

@@ -1,30 +1,46 @@
-//! midge-bench: an MQTT 3.1.1 load generator for loopback brokers.
+//! midge-bench: an MQTT 3.1.1 and 5.0 load generator for loopback brokers.
 //!
 //! `midge-bench SCENARIO [flags]` opens many client connections from one
 //! single-threaded mio loop, drives one load shape (fanin, fanout, pairs,
 //! latency, connections, qos) and prints exactly one JSON line with what it
-//! measured. It speaks raw MQTT bytes through its own small codec and does
-//! not link the midge library, so it measures midge and Mosquitto alike.
+//! measured. Every connection speaks 3.1.1, or 5.0 with `--mqtt5`. It
+//! speaks raw MQTT bytes through its own small codec and does not link the
+//! midge library, so it measures midge and Mosquitto alike.
 //!
 //! Exit status: 0 on success; 1 when the run had errors or, at QoS 1/2,
-//! any lost, duplicated or reordered message; 2 for a bad command line.
+//! any lost, duplicated or reordered message (the first error also goes to
+//! stderr); 2 for a bad command line.
 //!
 //! # Layout
 //! - `opts`: the command line.
-//! - `wire`: the client-side MQTT encoder and decoder.
+//! - `wire`: the client-side encoders. `decode`: what the broker sends,
+//!   with `props` for MQTT 5 property blocks and `reason` for code names.
+//! - `handshake`: CONNECT per role; CONNACK, SUBACK, DISCONNECT checks.
 //! - `net`: one non-blocking connection with its buffers.
-//! - `flow`: the message scenarios. `idle`: the connections scenario.
-//! - `tally`: per-link loss/duplicate/order accounting.
+//! - `plan`: who publishes and subscribes where. `world`: the protocol
+//!   state of a message run. `flow`: its event loop. `idle`: the
+//!   connections scenario.
+//! - `alias`: received topic aliases. `tally`: per-link
+//!   loss/duplicate/order accounting.
 //! - `histogram`: the latency histogram. `report`: the JSON line.
 
+mod alias;
+mod decode;
+#[cfg(test)]
+mod fake;
 mod flow;
+mod handshake;
 mod histogram;
 mod idle;
 mod net;
 mod opts;
+mod plan;
+mod props;
+mod reason;
 mod report;
 mod tally;
 mod wire;
+mod world;
 
 use std::process::exit;
 use std::time::Instant;
@@ -51,6 +67,9 @@ fn main() {
         Ok(report) => {
             println!("{}", report.json());
             if report.failed() {
+                if let Some(e) = &report.first_error {
+                    eprintln!("midge-bench: {e}");
+                }
                 exit(1);
             }
         }

@@ -1,12 +1,14 @@
 //! One client connection of the bench: a non-blocking mio socket, the
-//! bytes of a partial packet carried between reads, and an output buffer
-//! flushed once per loop turn.
+//! protocol version its packets are decoded with, the bytes of a partial
+//! packet carried between reads, an output buffer flushed once per loop
+//! turn, and the bytes it has read and written.
 //!
 //! Reads go through one large scratch buffer shared by all connections, so
 //! ten thousand idle connections cost no read buffers; only a packet split
 //! across reads is copied into the connection's own `partial` vector.
 
-use crate::wire::{self, Frame};
+use crate::decode::{self, Frame, Packet};
+use crate::wire::Version;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Registry, Token};
 use std::io::{self, Read, Write};
@@ -24,6 +26,11 @@ pub struct Conn {
     tx_pos: usize,
     /// False after a write hit `WouldBlock`, true again on a writable event.
     pub writable: bool,
+    version: Version,
+    /// Bytes read from the socket so far.
+    pub rx_bytes: u64,
+    /// Bytes written to the socket so far.
+    pub tx_bytes: u64,
 }
 
 /// How a read pass ended.
@@ -41,21 +48,26 @@ fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
-/// Feeds every complete packet at the start of `buf` to `on_packet`;
-/// returns how many bytes were consumed.
-fn parse_all<F>(buf: &[u8], tx: &mut Vec<u8>, on_packet: &mut F) -> Result<usize, String>
+/// Feeds every complete packet at the start of `buf`, decoded at
+/// `version`, to `on_packet`; returns how many bytes were consumed.
+fn parse_all<F>(
+    buf: &[u8],
+    version: Version,
+    tx: &mut Vec<u8>,
+    on_packet: &mut F,
+) -> Result<usize, String>
 where
-    F: FnMut(wire::Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
+    F: FnMut(Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
 {
     let mut at = 0;
     loop {
         let rest = buf.get(at..).unwrap_or_default();
-        match wire::frame(rest) {
+        match decode::frame(rest) {
             Frame::Incomplete => return Ok(at),
             Frame::Malformed => return Err("malformed remaining length from broker".into()),
             Frame::Packet { first, body, total } => {
                 let body = rest.get(body..total).unwrap_or_default();
-                on_packet(wire::parse(first, body)?, tx)?;
+                on_packet(decode::parse(first, body, version)?, tx)?;
                 at += total;
             }
         }
@@ -64,8 +76,14 @@ where
 
 impl Conn {
     /// Starts a non-blocking connect to `addr` and registers the socket for
-    /// read and write readiness under `token`.
-    pub fn open(addr: SocketAddr, registry: &Registry, token: Token) -> io::Result<Conn> {
+    /// read and write readiness under `token`; what the broker sends is
+    /// decoded at `version`.
+    pub fn open(
+        addr: SocketAddr,
+        registry: &Registry,
+        token: Token,
+        version: Version,
+    ) -> io::Result<Conn> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
@@ -75,6 +93,9 @@ impl Conn {
             tx: Vec::new(),
             tx_pos: 0,
             writable: true,
+            version,
+            rx_bytes: 0,
+            tx_bytes: 0,
         })
     }
 
@@ -88,8 +109,9 @@ impl Conn {
     /// to the connection's output buffer.
     pub fn read_packets<F>(&mut self, scratch: &mut [u8], mut on_packet: F) -> ReadEnd
     where
-        F: FnMut(wire::Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
+        F: FnMut(Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
     {
+        let version = self.version;
         loop {
             let n = match self.stream.read(scratch) {
                 Ok(0) => return ReadEnd::Closed,
@@ -98,15 +120,16 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return ReadEnd::Failed(format!("read: {e}")),
             };
+            self.rx_bytes += n as u64;
             let data = scratch.get(..n).unwrap_or_default();
             let result = if self.partial.is_empty() {
-                parse_all(data, &mut self.tx, &mut on_packet).map(|used| {
+                parse_all(data, version, &mut self.tx, &mut on_packet).map(|used| {
                     self.partial
                         .extend_from_slice(data.get(used..).unwrap_or_default());
                 })
             } else {
                 self.partial.extend_from_slice(data);
-                parse_all(&self.partial, &mut self.tx, &mut on_packet).map(|used| {
+                parse_all(&self.partial, version, &mut self.tx, &mut on_packet).map(|used| {
                     self.partial.drain(..used);
                 })
             };
@@ -131,7 +154,10 @@ impl Conn {
                 .write(self.tx.get(self.tx_pos..).unwrap_or_default())
             {
                 Ok(0) => return Err("write returned 0".into()),
-                Ok(n) => self.tx_pos += n,
+                Ok(n) => {
+                    self.tx_pos += n;
+                    self.tx_bytes += n as u64;
+                }
                 Err(e) if would_block(&e) => {
                     self.writable = false;
                     return Ok(());
@@ -148,16 +174,17 @@ impl Conn {
 
 /// Handles one poll's readiness events for connections indexed by token:
 /// marks writable ones, reads readable ones (each packet goes to
-/// `on_packet` with the connection's index) and removes every connection
-/// that closed or failed, listing it in `closed` with the reason.
+/// `on_packet` with the connection's index) and takes every connection
+/// that closed or failed out of `conns`, handing it to `closed` with its
+/// index and the reason (its socket closes when the caller drops it).
 pub fn handle_events<F>(
     events: &Events,
     conns: &mut [Option<Conn>],
     scratch: &mut [u8],
-    closed: &mut Vec<(usize, String)>,
+    closed: &mut Vec<(usize, String, Conn)>,
     mut on_packet: F,
 ) where
-    F: FnMut(usize, wire::Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
+    F: FnMut(usize, Packet<'_>, &mut Vec<u8>) -> Result<(), String>,
 {
     for ev in events.iter() {
         let c = ev.token().0;
@@ -173,8 +200,9 @@ pub fn handle_events<F>(
                 ReadEnd::Closed => "closed by the broker".to_string(),
                 ReadEnd::Failed(e) => e,
             };
-            closed.push((c, why));
-            conns[c] = None;
+            if let Some(conn) = conns[c].take() {
+                closed.push((c, why, conn));
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! loopback network (127.0.0.0/8 or ::1): the tool is a load generator and
 //! refuses to point it at anything else.
 
+use crate::wire::Version;
 use getopts::Options;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -66,6 +67,10 @@ pub struct Opts {
     pub connect_window: usize,
     /// Broker process whose memory the connections scenario samples.
     pub broker_pid: Option<u32>,
+    /// Protocol version of every connection.
+    pub version: Version,
+    /// Topic Alias Maximum subscribers announce (MQTT 5); 0 = none.
+    pub topic_alias_max: u16,
 }
 
 /// Largest payload the tool will send.
@@ -74,7 +79,8 @@ const MAX_SIZE: usize = 16 * 1024 * 1024;
 /// The usage text.
 pub fn usage() -> String {
     let brief = "usage: midge-bench fanin|fanout|pairs|latency|connections|qos [flags]\n\
-                 Drives MQTT 3.1.1 load at a loopback broker and prints one JSON line.";
+                 Drives MQTT 3.1.1 (or, with --mqtt5, 5.0) load at a loopback broker\n\
+                 and prints one JSON line.";
     options().usage(brief)
 }
 
@@ -151,6 +157,17 @@ fn options() -> Options {
         "broker-pid",
         "broker PID whose VmRSS the connections scenario samples",
         "PID",
+    );
+    o.optflag(
+        "",
+        "mqtt5",
+        "connect every client with MQTT 5.0 (default 3.1.1)",
+    );
+    o.optopt(
+        "",
+        "topic-alias-max",
+        "MQTT 5: Topic Alias Maximum subscribers announce, 0 for none (100)",
+        "N",
     );
     o.optflag("h", "help", "print this help");
     o
@@ -247,7 +264,16 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
             .map(|s| s.parse())
             .transpose()
             .map_err(|_| "--broker-pid: not a PID")?,
+        version: if m.opt_present("mqtt5") {
+            Version::V5
+        } else {
+            Version::V311
+        },
+        topic_alias_max: num(&m, "topic-alias-max", 100)?,
     };
+    if opts.version == Version::V311 && m.opt_present("topic-alias-max") {
+        return Err("--topic-alias-max: topic aliases need --mqtt5".into());
+    }
     let positive = [
         ("publishers", opts.publishers as u64),
         ("subscribers", opts.subscribers as u64),
@@ -297,6 +323,11 @@ mod tests {
             (0, 8, 64, 18830)
         );
         assert_eq!(o.duration, Duration::from_secs(10));
+        assert_eq!((o.version, o.topic_alias_max), (Version::V311, 100));
+        let o = parse(&args("qos --mqtt5 --topic-alias-max 0"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((o.version, o.topic_alias_max), (Version::V5, 0));
     }
 
     #[test]
@@ -312,6 +343,8 @@ mod tests {
             "nosuch",
             "",
             "fanin extra",
+            "fanin --topic-alias-max 5",
+            "fanin --mqtt5 --topic-alias-max 70000",
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad}");
         }

@@ -8,6 +8,8 @@ use std::fmt::Write;
 #[derive(Default)]
 pub struct Report {
     pub scenario: &'static str,
+    /// Protocol version name ("3.1.1", "5.0"); omitted when empty.
+    pub mqtt: &'static str,
     pub qos: u8,
     pub size: usize,
     pub publishers: usize,
@@ -21,6 +23,15 @@ pub struct Report {
     pub seconds: f64,
     /// Latency percentiles in microseconds, when measured.
     pub latency: Option<[f64; 4]>,
+    /// Bytes subscribers read per PUBLISH they received (copies included).
+    pub sub_rx_bytes_per_msg: Option<f64>,
+    /// Bytes publishers wrote per message they published.
+    pub pub_tx_bytes_per_msg: Option<f64>,
+    /// Messages whose topic a subscriber took from a topic alias (MQTT 5).
+    pub aliased: Option<u64>,
+    /// The smallest Receive Maximum a broker announced below `--window`;
+    /// the publishers' window was lowered to it.
+    pub broker_receive_max: Option<u16>,
     pub connections: u64,
     pub connect_rate: Option<f64>,
     pub alive: Option<u64>,
@@ -88,6 +99,10 @@ impl Report {
         let mut o = String::with_capacity(512);
         o.push_str("{\"scenario\":");
         quote(&mut o, self.scenario);
+        if !self.mqtt.is_empty() {
+            o.push_str(",\"mqtt\":");
+            quote(&mut o, self.mqtt);
+        }
         let _ = write!(
             o,
             ",\"qos\":{},\"size\":{},\"publishers\":{},\"subscribers\":{},\"sent\":{},\
@@ -108,6 +123,18 @@ impl Report {
         );
         if let Some([p50, p99, p999, max]) = self.latency {
             let _ = write!(o, ",\"p50_us\":{p50:.1},\"p99_us\":{p99:.1},\"p999_us\":{p999:.1},\"max_us\":{max:.1}");
+        }
+        if let Some(b) = self.sub_rx_bytes_per_msg {
+            let _ = write!(o, ",\"sub_rx_bytes_per_msg\":{b:.1}");
+        }
+        if let Some(b) = self.pub_tx_bytes_per_msg {
+            let _ = write!(o, ",\"pub_tx_bytes_per_msg\":{b:.1}");
+        }
+        if let Some(n) = self.aliased {
+            let _ = write!(o, ",\"aliased\":{n}");
+        }
+        if let Some(n) = self.broker_receive_max {
+            let _ = write!(o, ",\"broker_receive_max\":{n}");
         }
         if self.connections > 0 {
             let _ = write!(o, ",\"connections\":{}", self.connections);
@@ -153,6 +180,7 @@ mod tests {
     fn json_line_has_required_fields() {
         let mut r = Report {
             scenario: "pairs",
+            mqtt: "5.0",
             qos: 1,
             size: 64,
             sent: 10,
@@ -166,7 +194,7 @@ mod tests {
         r.error(|| "second".into());
         let j = r.json();
         for field in [
-            "\"scenario\":\"pairs\"",
+            "\"scenario\":\"pairs\",\"mqtt\":\"5.0\"",
             "\"qos\":1",
             "\"sent\":10",
             "\"received\":9",
@@ -208,6 +236,9 @@ mod tests {
             connect_rate: Some(100.0),
             alive: Some(4),
             broker_rss_kb: Some((1000, 1004)),
+            sub_rx_bytes_per_msg: Some(83.04),
+            pub_tx_bytes_per_msg: Some(83.0),
+            aliased: Some(7),
             ..Report::default()
         };
         let j = r.json();
@@ -217,6 +248,9 @@ mod tests {
             "\"connect_rate\":100",
             "\"alive\":4",
             "\"broker_bytes_per_conn\":1024",
+            "\"sub_rx_bytes_per_msg\":83.0",
+            "\"pub_tx_bytes_per_msg\":83.0",
+            "\"aliased\":7",
         ] {
             assert!(j.contains(field), "{field} missing in {j}");
         }
