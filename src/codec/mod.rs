@@ -22,6 +22,8 @@ mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v5;
 
 pub use decode::{check, decode, Check, DecodeError};
 pub use encode::{encode, encode_publish_header, publish_header_len, PublishHeader};

@@ -12,19 +12,19 @@ use crate::testutil::Rng;
 
 use Protocol::{V31, V311, V5};
 
-fn s(text: &str) -> ByteStr {
+pub(super) fn s(text: &str) -> ByteStr {
     ByteStr::from(text)
 }
 
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
+pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-fn dec(wire: &[u8], protocol: Protocol) -> Result<Packet, DecodeError> {
+pub(super) fn dec(wire: &[u8], protocol: Protocol) -> Result<Packet, DecodeError> {
     decode(Bytes::copy_from_slice(wire), protocol)
 }
 
-fn enc(packet: &Packet, protocol: Protocol) -> Vec<u8> {
+pub(super) fn enc(packet: &Packet, protocol: Protocol) -> Vec<u8> {
     let mut out = BytesMut::new();
     encode(packet, protocol, &mut out);
     out.to_vec()
@@ -42,7 +42,7 @@ fn header_len(wire: &[u8]) -> usize {
 /// `check` on every prefix says Incomplete (with the right total once the
 /// fixed header is in), and Ready on the whole packet, alone or followed by
 /// the next one.
-fn assert_framing(wire: &[u8]) {
+pub(super) fn assert_framing(wire: &[u8]) {
     let len = wire.len();
     let header = header_len(wire);
     for k in 0..len {
@@ -61,7 +61,7 @@ fn assert_framing(wire: &[u8]) {
 
 /// A canonical fixture: decodes to `expected`, encodes back to the same
 /// bytes, and frames at every split.
-fn fixture(wire: &[u8], protocol: Protocol, expected: Packet) {
+pub(super) fn fixture(wire: &[u8], protocol: Protocol, expected: Packet) {
     assert_eq!(
         dec(wire, protocol),
         Ok(expected.clone()),
@@ -73,7 +73,7 @@ fn fixture(wire: &[u8], protocol: Protocol, expected: Packet) {
 
 /// A valid but non-canonical form: decodes to `expected`, and the canonical
 /// encoding of that decodes to it too.
-fn decodes_to(wire: &[u8], protocol: Protocol, expected: Packet) {
+pub(super) fn decodes_to(wire: &[u8], protocol: Protocol, expected: Packet) {
     assert_eq!(
         dec(wire, protocol),
         Ok(expected.clone()),
@@ -84,7 +84,7 @@ fn decodes_to(wire: &[u8], protocol: Protocol, expected: Packet) {
     assert_framing(wire);
 }
 
-fn err(wire: &[u8], protocol: Protocol) -> DecodeError {
+pub(super) fn err(wire: &[u8], protocol: Protocol) -> DecodeError {
     // The bytes frame as one whole packet, so the decoder itself refuses
     // them (unless the fixed header alone is already invalid).
     match check(wire, usize::MAX) {
@@ -98,19 +98,19 @@ fn err(wire: &[u8], protocol: Protocol) -> DecodeError {
     }
 }
 
-fn malformed(wire: &[u8], protocol: Protocol) {
+pub(super) fn malformed(wire: &[u8], protocol: Protocol) {
     let e = err(wire, protocol);
     assert!(matches!(e, DecodeError::Malformed(_)), "{wire:02x?}: {e:?}");
     assert_eq!(e.reason_code(), reason::MALFORMED_PACKET);
 }
 
-fn protocol_error(wire: &[u8], protocol: Protocol) {
+pub(super) fn protocol_error(wire: &[u8], protocol: Protocol) {
     let e = err(wire, protocol);
     assert!(matches!(e, DecodeError::Protocol(_)), "{wire:02x?}: {e:?}");
     assert_eq!(e.reason_code(), reason::PROTOCOL_ERROR);
 }
 
-fn publish(qos: QoS, topic: &str, packet_id: u16, payload: &'static [u8]) -> Publish {
+pub(super) fn publish(qos: QoS, topic: &str, packet_id: u16, payload: &'static [u8]) -> Publish {
     Publish {
         dup: false,
         qos,
@@ -217,7 +217,7 @@ fn connect_311_empty_client_id_is_left_to_the_broker() {
     );
 }
 
-fn connect_5_wire() -> Vec<u8> {
+pub(super) fn connect_5_wire() -> Vec<u8> {
     cat(&[
         b"\x10\x54",
         b"\x00\x04MQTT\x05",
@@ -246,7 +246,7 @@ fn connect_5_wire() -> Vec<u8> {
     ])
 }
 
-fn connect_5_packet() -> Packet {
+pub(super) fn connect_5_packet() -> Packet {
     Packet::Connect(Box::new(Connect {
         protocol: V5,
         clean_start: true,
@@ -455,13 +455,14 @@ fn connack_reserved_flags_are_malformed() {
 
 #[test]
 fn connack_5_with_properties() {
+    // In the order Mosquitto writes them (see tests_v5.rs).
     let wire = cat(&[
         b"\x20\x16\x00\x00\x13",
-        b"\x12\x00\x04auto",
         b"\x13\x00\x3c",
+        b"\x12\x00\x04auto",
+        b"\x25\x00",
         b"\x21\x00\x0a",
         b"\x24\x01",
-        b"\x25\x00",
         b"\x2a\x00",
     ]);
     fixture(
@@ -539,7 +540,7 @@ fn publish_5_qos0_without_properties() {
 const PASSTHROUGH: &[u8] =
     b"\x01\x01\x03\x00\x04text\x08\x00\x03r/t\x09\x00\x02\xab\xcd\x26\x00\x01k\x00\x01v";
 
-fn publish_5_wire() -> Vec<u8> {
+pub(super) fn publish_5_wire() -> Vec<u8> {
     cat(&[
         b"\x32\x2f\x00\x03a/b\x00\x07",
         b"\x25",
@@ -551,7 +552,7 @@ fn publish_5_wire() -> Vec<u8> {
     ])
 }
 
-fn publish_5_packet() -> Publish {
+pub(super) fn publish_5_packet() -> Publish {
     Publish {
         properties: PublishProperties {
             message_expiry: Some(3600),
@@ -1298,7 +1299,7 @@ fn publish_header_then_shared_payload_equals_whole_encoding() {
 
 // -------------------------------------------------------- fuzz and random
 
-fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
+pub(super) fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
     vec![
         (connect_31_wire(), V31),
         (connect_311_wire(), V311),
@@ -1326,8 +1327,8 @@ fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
         ),
         (
             cat(&[
-                b"\x20\x16\x00\x00\x13\x12\x00\x04auto\x13\x00\x3c\x21\x00\x0a",
-                b"\x24\x01\x25\x00\x2a\x00",
+                b"\x20\x16\x00\x00\x13\x13\x00\x3c\x12\x00\x04auto\x25\x00",
+                b"\x21\x00\x0a\x24\x01\x2a\x00",
             ]),
             V5,
         ),
@@ -1342,7 +1343,7 @@ fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
 }
 
 /// Re-encoding what decoded and decoding that again gives the same packet.
-fn assert_stable(packet: &Packet, protocol: Protocol) {
+pub(super) fn assert_stable(packet: &Packet, protocol: Protocol) {
     let wire = enc(packet, protocol);
     assert_eq!(
         check(&wire, usize::MAX),
