@@ -628,7 +628,11 @@ fn walk_properties(
         let (kind, allowed) =
             property_spec(pid).ok_or(DecodeError::Malformed("unknown property identifier"))?;
         if allowed & (1 << ctx) == 0 {
-            return Err(DecodeError::Protocol("property not allowed in this packet"));
+            // Section 2.2.2.2: "an Identifier which is not valid for its
+            // packet type" makes a Malformed Packet.
+            return Err(DecodeError::Malformed(
+                "property not valid in this packet type",
+            ));
         }
         let repeatable =
             pid == id::USER_PROPERTY || (pid == id::SUBSCRIPTION_IDENTIFIER && ctx == PUBLISH);

@@ -24,6 +24,8 @@ mod wire;
 mod tests;
 #[cfg(test)]
 mod tests_v5;
+#[cfg(test)]
+mod tests_v5_props;
 
 pub use decode::{check, decode, Check, DecodeError};
 pub use encode::{encode, encode_publish_header, publish_header_len, PublishHeader};

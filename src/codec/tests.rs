@@ -378,20 +378,21 @@ fn connect_trailing_bytes_are_malformed() {
 }
 
 #[test]
-fn connect_will_topic_alias_is_not_allowed() {
-    // Topic Alias is a PUBLISH property, not a will property.
+fn connect_will_topic_alias_is_malformed() {
+    // Topic Alias is a PUBLISH property, not a will property: an
+    // identifier not valid for its packet type is malformed (2.2.2.2).
     let wire = cat(&[
         b"\x10\x17\x00\x04MQTT\x05\x06\x00\x00\x00\x00\x01c",
         b"\x03\x23\x00\x01",
         b"\x00\x01t\x00\x00",
     ]);
-    protocol_error(&wire, V5);
+    malformed(&wire, V5);
 }
 
 #[test]
-fn connect_will_delay_is_not_a_connect_property() {
+fn connect_will_delay_as_a_connect_property_is_malformed() {
     let wire = b"\x10\x13\x00\x04MQTT\x05\x02\x00\x00\x05\x18\x00\x00\x00\x01\x00\x01c";
-    protocol_error(wire, V5);
+    malformed(wire, V5);
 }
 
 #[test]
@@ -707,11 +708,11 @@ fn publish_repeated_user_property_is_allowed() {
 }
 
 #[test]
-fn publish_property_not_allowed_is_a_protocol_error() {
+fn publish_property_not_allowed_is_malformed() {
     // Session Expiry Interval does not belong in PUBLISH.
-    protocol_error(b"\x30\x09\x00\x01t\x05\x11\x00\x00\x00\x01", V5);
+    malformed(b"\x30\x09\x00\x01t\x05\x11\x00\x00\x00\x01", V5);
     // Nor the Will Delay Interval.
-    protocol_error(b"\x30\x09\x00\x01t\x05\x18\x00\x00\x00\x01", V5);
+    malformed(b"\x30\x09\x00\x01t\x05\x18\x00\x00\x00\x01", V5);
 }
 
 #[test]
@@ -839,8 +840,8 @@ fn ack_311_trailing_bytes_are_malformed() {
 }
 
 #[test]
-fn ack_5_property_not_allowed_is_a_protocol_error() {
-    protocol_error(b"\x40\x09\x00\x01\x00\x05\x11\x00\x00\x00\x01", V5);
+fn ack_5_property_not_allowed_is_malformed() {
+    malformed(b"\x40\x09\x00\x01\x00\x05\x11\x00\x00\x00\x01", V5);
 }
 
 #[test]
@@ -1069,8 +1070,8 @@ fn unsubscribe_bad_reserved_flags_are_malformed_mqtt_3_10_1_1() {
 }
 
 #[test]
-fn unsubscribe_5_subscription_identifier_is_not_allowed() {
-    protocol_error(b"\xa2\x08\x00\x01\x02\x0b\x01\x00\x01t", V5);
+fn unsubscribe_5_subscription_identifier_is_malformed() {
+    malformed(b"\xa2\x08\x00\x01\x02\x0b\x01\x00\x01t", V5);
 }
 
 #[test]
