@@ -326,6 +326,7 @@ fn decode_connack(r: &mut Reader<'_>, protocol: Protocol) -> Result<ConnAck, Dec
     let session_present = protocol != Protocol::V31 && ack_flags & 0x01 != 0;
     let code = r.u8()?;
     let properties = if protocol.is_v5() {
+        check_reason(CONNACK, code)?;
         decode_properties(r, CONNACK)?
     } else {
         Properties::default()
@@ -377,6 +378,7 @@ fn decode_ack(r: &mut Reader<'_>, kind: u8, v5: bool) -> Result<Ack, DecodeError
         return Ok(Ack::new(packet_id));
     }
     let reason = r.u8()?;
+    check_reason(kind, reason)?;
     let properties = if r.is_empty() {
         Properties::default()
     } else {
@@ -396,6 +398,7 @@ fn decode_reason_properties(r: &mut Reader<'_>, kind: u8) -> Result<(u8, Propert
         return Ok((0, Properties::default()));
     }
     let reason = r.u8()?;
+    check_reason(kind, reason)?;
     let properties = if r.is_empty() {
         Properties::default()
     } else {
@@ -477,6 +480,11 @@ fn decode_suback(r: &mut Reader<'_>, v5: bool) -> Result<SubAck, DecodeError> {
     if !v5 && codes.iter().any(|&c| c > 2 && c != 0x80) {
         return Err(DecodeError::Protocol("invalid SUBACK return code"));
     }
+    if v5 {
+        for &code in &codes {
+            check_reason(SUBACK, code)?;
+        }
+    }
     Ok(SubAck {
         packet_id,
         codes,
@@ -519,11 +527,51 @@ fn decode_unsuback(r: &mut Reader<'_>, v5: bool) -> Result<UnsubAck, DecodeError
     if codes.is_empty() {
         return Err(DecodeError::Protocol("UNSUBACK without a reason code"));
     }
+    for &code in &codes {
+        check_reason(UNSUBACK, code)?;
+    }
     Ok(UnsubAck {
         packet_id,
         codes,
         properties,
     })
+}
+
+/// Refuses an MQTT 5 reason code that the table of packet type `kind`
+/// does not list: the sender "MUST use one of" them [MQTT-3.2.2-8,
+/// MQTT-3.4.2-1, MQTT-3.5.2-1, MQTT-3.6.2-1, MQTT-3.7.2-1, MQTT-3.9.3-2,
+/// MQTT-3.11.3-2, MQTT-3.14.2-1, MQTT-3.15.2-1]. DISCONNECT also takes
+/// 0x8C, which the summary table (section 2.4) lists for it.
+fn check_reason(kind: u8, code: u8) -> Result<(), DecodeError> {
+    let valid = match kind {
+        CONNACK => matches!(
+            code,
+            0x00 | 0x80..=0x8A | 0x8C | 0x90 | 0x95 | 0x97 | 0x99..=0x9D | 0x9F
+        ),
+        PUBACK | PUBREC => matches!(
+            code,
+            0x00 | 0x10 | 0x80 | 0x83 | 0x87 | 0x90 | 0x91 | 0x97 | 0x99
+        ),
+        PUBREL | PUBCOMP => matches!(code, 0x00 | 0x92),
+        SUBACK => matches!(
+            code,
+            0x00..=0x02 | 0x80 | 0x83 | 0x87 | 0x8F | 0x91 | 0x97 | 0x9E | 0xA1 | 0xA2
+        ),
+        UNSUBACK => matches!(code, 0x00 | 0x11 | 0x80 | 0x83 | 0x87 | 0x8F | 0x91),
+        DISCONNECT => matches!(
+            code,
+            0x00 | 0x04 | 0x80..=0x83 | 0x87 | 0x89 | 0x8B..=0x90 | 0x93..=0xA2
+        ),
+        AUTH => matches!(code, 0x00 | 0x18 | 0x19),
+        _ => true,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(DecodeError::Protocol(
+            "reason code not valid for this packet type",
+        ))
+    }
 }
 
 /// How a property value is encoded.

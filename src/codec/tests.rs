@@ -1551,6 +1551,40 @@ fn rand_publish_properties(rng: &mut Rng, will: bool) -> PublishProperties {
     }
 }
 
+/// The MQTT 5 reason codes each packet type allows, from the tables of
+/// sections 3.2.2.2, 3.4.2.1 to 3.7.2.1, 3.9.3, 3.11.3, 3.14.2.1 and
+/// 3.15.2.1 (DISCONNECT also takes 0x8C, listed for it in section 2.4).
+pub(super) fn reasons(kind: &str) -> &'static [u8] {
+    match kind {
+        "CONNACK" => &[
+            0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90,
+            0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
+        ],
+        "PUBACK" | "PUBREC" => &[0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
+        "PUBREL" | "PUBCOMP" => &[0x00, 0x92],
+        "SUBACK" => &[
+            0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2,
+        ],
+        "UNSUBACK" => &[0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91],
+        "DISCONNECT" => &[
+            0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F, 0x90,
+            0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0,
+            0xA1, 0xA2,
+        ],
+        "AUTH" => &[0x00, 0x18, 0x19],
+        _ => &[],
+    }
+}
+
+fn rand_reason(rng: &mut Rng, kind: &str) -> u8 {
+    let codes = reasons(kind);
+    if rng.one_in(2) {
+        0
+    } else {
+        codes[rng.below(codes.len())]
+    }
+}
+
 /// A random packet as `decode` would return it for `protocol`.
 fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
     let v5 = protocol.is_v5();
@@ -1568,7 +1602,7 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         }
         Ack {
             packet_id,
-            reason: if rng.one_in(2) { 0 } else { rng.byte() },
+            reason: rand_reason(rng, kind),
             properties: if rng.one_in(2) {
                 Properties::default()
             } else {
@@ -1609,7 +1643,11 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         }
         1 => Packet::ConnAck(ConnAck {
             session_present: protocol != V31 && rng.one_in(2),
-            code: rng.byte(),
+            code: if v5 {
+                rand_reason(rng, "CONNACK")
+            } else {
+                rng.byte()
+            },
             properties: props(rng, "CONNACK"),
         }),
         2 => {
@@ -1656,7 +1694,7 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
             codes: (0..1 + rng.below(4))
                 .map(|_| {
                     if v5 {
-                        rng.byte()
+                        rand_reason(rng, "SUBACK")
                     } else {
                         [0, 1, 2, 0x80][rng.below(4)]
                     }
@@ -1672,7 +1710,9 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         10 => Packet::UnsubAck(UnsubAck {
             packet_id: rand_id(rng),
             codes: if v5 {
-                (0..1 + rng.below(4)).map(|_| rng.byte()).collect()
+                (0..1 + rng.below(4))
+                    .map(|_| rand_reason(rng, "UNSUBACK"))
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -1682,14 +1722,14 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         12 => Packet::PingResp,
         13 => Packet::Disconnect(if v5 {
             Disconnect {
-                reason: if rng.one_in(2) { 0 } else { rng.byte() },
+                reason: rand_reason(rng, "DISCONNECT"),
                 properties: props(rng, "DISCONNECT"),
             }
         } else {
             Disconnect::default()
         }),
         _ => Packet::Auth(Auth {
-            reason: if rng.one_in(2) { 0 } else { rng.byte() },
+            reason: rand_reason(rng, "AUTH"),
             properties: props(rng, "AUTH"),
         }),
     }
