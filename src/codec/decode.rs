@@ -222,7 +222,16 @@ pub fn decode(frame: Bytes, protocol: Protocol) -> Result<Packet, DecodeError> {
         }
         AUTH if v5 => {
             expect_flags(0)?;
+            let empty = r.is_empty();
             let (reason, properties) = decode_reason_properties(&mut r, AUTH)?;
+            // "It is a Protocol Error to omit the Authentication Method"
+            // (section 3.15.2.2.2); only the zero-length form, which stands
+            // for Success without properties, carries none.
+            if !empty && properties.authentication_method.is_none() {
+                return Err(DecodeError::Protocol(
+                    "AUTH without an authentication method",
+                ));
+            }
             Packet::Auth(Auth { reason, properties })
         }
         _ => return Err(DecodeError::Malformed("reserved packet type")),

@@ -1728,9 +1728,14 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         } else {
             Disconnect::default()
         }),
+        _ if rng.one_in(4) => Packet::Auth(Auth::default()),
         _ => Packet::Auth(Auth {
             reason: rand_reason(rng, "AUTH"),
-            properties: props(rng, "AUTH"),
+            properties: Properties {
+                // Only the empty AUTH may leave the method out.
+                authentication_method: Some(rand_str(rng)),
+                ..props(rng, "AUTH")
+            },
         }),
     }
 }

@@ -84,3 +84,29 @@ fn ack_property_length_past_the_end_after_its_reason_code_is_malformed() {
     // A reason code with a property length that runs past the end.
     malformed(b"\x40\x04\x00\x01\x10\x05", V5);
 }
+
+// ------------------------------------------------------------------- AUTH
+
+#[test]
+fn auth_without_authentication_method_is_a_protocol_error_3_15_2_2_2() {
+    // "It is a Protocol Error to omit the Authentication Method".
+    protocol_error(b"\xf0\x01\x18", V5);
+    protocol_error(b"\xf0\x02\x19\x00", V5);
+    protocol_error(b"\xf0\x02\x00\x00", V5);
+    protocol_error(b"\xf0\x06\x18\x04\x1f\x00\x01r", V5);
+}
+
+#[test]
+fn auth_zero_length_form_is_success_without_method() {
+    // "The Reason Code and Property Length can be omitted if the Reason
+    // Code is 0x00 (Success) and there are no Properties."
+    assert_eq!(dec(b"\xf0\x00", V5), Ok(Packet::Auth(Auth::default())));
+}
+
+#[test]
+fn auth_data_without_method_is_a_protocol_error_3_1_2_11_10() {
+    // "It is a Protocol Error to include Authentication Data if there is no
+    // Authentication Method", in CONNECT, CONNACK and AUTH alike.
+    protocol_error(b"\x20\x07\x00\x00\x04\x16\x00\x01d", V5);
+    protocol_error(b"\xf0\x06\x18\x04\x16\x00\x01d", V5);
+}
