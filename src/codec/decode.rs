@@ -368,6 +368,14 @@ fn decode_publish(
     } else {
         PublishProperties::default()
     };
+    if protocol.is_v5() && topic.is_empty() && properties.topic_alias.is_none() {
+        // Section 3.3.2.1: "It is a Protocol Error if the Topic Name is zero
+        // length and there is no Topic Alias." (A 3.x empty topic is left to
+        // the broker's topic check [MQTT-4.7.3-1].)
+        return Err(DecodeError::Protocol(
+            "empty topic name without a topic alias",
+        ));
+    }
     Ok(Publish {
         dup,
         qos,

@@ -1656,7 +1656,11 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
                 dup: qos != QoS::AtMostOnce && rng.one_in(2),
                 qos,
                 retain: rng.one_in(2),
-                topic: rand_str(rng),
+                topic: match rand_str(rng) {
+                    // An empty MQTT 5 topic needs a Topic Alias.
+                    t if v5 && t.is_empty() => s("t"),
+                    t => t,
+                },
                 packet_id: if qos == QoS::AtMostOnce {
                     0
                 } else {

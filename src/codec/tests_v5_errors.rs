@@ -110,3 +110,17 @@ fn auth_data_without_method_is_a_protocol_error_3_1_2_11_10() {
     protocol_error(b"\x20\x07\x00\x00\x04\x16\x00\x01d", V5);
     protocol_error(b"\xf0\x06\x18\x04\x16\x00\x01d", V5);
 }
+
+// ---------------------------------------------------------------- PUBLISH
+
+#[test]
+fn publish_empty_topic_without_topic_alias_is_a_protocol_error_3_3_2_1() {
+    // "It is a Protocol Error if the Topic Name is zero length and there is
+    // no Topic Alias."
+    protocol_error(b"\x30\x04\x00\x00\x00x", V5);
+    protocol_error(b"\x32\x0b\x00\x00\x00\x01\x05\x02\x00\x00\x00\x01x", V5);
+    // With an alias it stands for the aliased topic.
+    assert!(dec(b"\x30\x07\x00\x00\x03\x23\x00\x01x", V5).is_ok());
+    // 3.1.1 has no alias; the broker's topic check refuses the empty topic.
+    assert!(dec(b"\x30\x03\x00\x00x", Protocol::V311).is_ok());
+}
