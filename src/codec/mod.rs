@@ -25,6 +25,8 @@ mod tests;
 #[cfg(test)]
 mod tests_v5;
 #[cfg(test)]
+mod tests_v5_connack;
+#[cfg(test)]
 mod tests_v5_errors;
 #[cfg(test)]
 mod tests_v5_props;

@@ -456,7 +456,7 @@ fn connack_reserved_flags_are_malformed() {
 
 #[test]
 fn connack_5_with_properties() {
-    // In the order Mosquitto writes them (see tests_v5.rs).
+    // In the order Mosquitto writes them (see tests_v5_connack.rs).
     let wire = cat(&[
         b"\x20\x16\x00\x00\x13",
         b"\x13\x00\x3c",
