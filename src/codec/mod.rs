@@ -29,6 +29,8 @@ mod tests_v5_connack;
 #[cfg(test)]
 mod tests_v5_errors;
 #[cfg(test)]
+mod tests_v5_fuzz;
+#[cfg(test)]
 mod tests_v5_props;
 
 pub use decode::{check, decode, Check, DecodeError};

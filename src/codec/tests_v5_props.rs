@@ -15,7 +15,7 @@ use Protocol::V5;
 
 /// Where a property block stands.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Ctx {
+pub(super) enum Ctx {
     Connect,
     Will,
     ConnAck,
@@ -34,7 +34,7 @@ enum Ctx {
 
 use Ctx::*;
 
-const EVERY_CTX: [Ctx; 14] = [
+pub(super) const EVERY_CTX: [Ctx; 14] = [
     Connect,
     Will,
     ConnAck,
@@ -69,17 +69,17 @@ enum Set {
 /// One property: its identifier, its hand-written bytes (identifier
 /// first), the places the table of section 2.2.2.2 allows it, and what it
 /// sets.
-struct Case {
-    id: u8,
-    bytes: &'static [u8],
-    allowed: &'static [Ctx],
+pub(super) struct Case {
+    pub(super) id: u8,
+    pub(super) bytes: &'static [u8],
+    pub(super) allowed: &'static [Ctx],
     set: Set,
 }
 
 const AUTH_PACKETS: &[Ctx] = &[Connect, ConnAck, Auth];
 const WILL_AND_PUBLISH: &[Ctx] = &[Publish, Will];
 
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     let case = |id, bytes, allowed, set| Case {
         id,
         bytes,
@@ -230,10 +230,18 @@ fn needs_method(case: &Case, ctx: Ctx) -> bool {
 
 /// A whole packet whose property block in `ctx` is `block`, with a
 /// one-byte remaining length and property length.
-fn wire(ctx: Ctx, block: &[u8]) -> Vec<u8> {
+pub(super) fn wire(ctx: Ctx, block: &[u8]) -> Vec<u8> {
     assert!(block.len() < 128);
-    let props = cat(&[&[block.len() as u8], block]);
-    let (first, body) = match ctx {
+    let (first, body) = body(ctx, &cat(&[&[block.len() as u8], block]));
+    assert!(body.len() < 128);
+    cat(&[&[first, body.len() as u8], &body])
+}
+
+/// The first byte and the body (all that follows the remaining length) of
+/// a packet of `ctx` whose property field, length included, is `props`.
+pub(super) fn body(ctx: Ctx, props: &[u8]) -> (u8, Vec<u8>) {
+    let props = props.to_vec();
+    match ctx {
         Connect => (
             0x10,
             cat(&[b"\x00\x04MQTT\x05\x02\x00\x3c", &props, b"\x00\x01c"]),
@@ -258,9 +266,7 @@ fn wire(ctx: Ctx, block: &[u8]) -> Vec<u8> {
         UnsubAck => (0xB0, cat(&[b"\x00\x01", &props, b"\x00"])),
         Disconnect => (0xE0, cat(&[b"\x00", &props])),
         Auth => (0xF0, cat(&[b"\x18", &props])),
-    };
-    assert!(body.len() < 128);
-    cat(&[&[first, body.len() as u8], &body])
+    }
 }
 
 /// The packet [`wire`] decodes to, given what its block sets.
@@ -338,20 +344,30 @@ fn packet(ctx: Ctx, p: Properties, pp: PublishProperties, delay: u32) -> Packet 
     }
 }
 
+/// The property block of `case` repeated `times` times in `ctx`, after the
+/// Authentication Method where one is needed.
+pub(super) fn block(case: &Case, ctx: Ctx, times: usize) -> Vec<u8> {
+    let mut block = Vec::new();
+    if needs_method(case, ctx) {
+        block.extend_from_slice(METHOD);
+    }
+    for _ in 0..times {
+        block.extend_from_slice(case.bytes);
+    }
+    block
+}
+
 /// `case` repeated `times` times in `ctx`: the bytes and the packet they
 /// decode to.
 fn build(case: &Case, ctx: Ctx, times: usize) -> (Vec<u8>, Packet) {
-    let mut block = Vec::new();
     let mut p = Properties::default();
     let mut pp = PublishProperties::default();
     let mut delay = 0;
     let mut pass = Vec::new();
     if needs_method(case, ctx) {
-        block.extend_from_slice(METHOD);
         p.authentication_method = Some(s("m"));
     }
     for _ in 0..times {
-        block.extend_from_slice(case.bytes);
         match case.set {
             Set::Field(f) => f(&mut p),
             Set::Pass => pass.extend_from_slice(case.bytes),
@@ -365,7 +381,10 @@ fn build(case: &Case, ctx: Ctx, times: usize) -> (Vec<u8>, Packet) {
         }
     }
     pp.passthrough = Bytes::from(pass);
-    (wire(ctx, &block), packet(ctx, p, pp, delay))
+    (
+        wire(ctx, &block(case, ctx, times)),
+        packet(ctx, p, pp, delay),
+    )
 }
 
 #[test]
