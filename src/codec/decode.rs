@@ -5,7 +5,10 @@
 //!   packet is refused before its body is buffered.
 //! - [`decode`] takes exactly one whole packet and returns it with every
 //!   string and binary field sliced from the frame (zero-copy). It never
-//!   panics and never allocates more than the frame actually holds.
+//!   panics, and what it allocates is bounded by the frame: lists whose
+//!   length the frame fixes (topic filters, user properties, scattered
+//!   passthrough bytes) are sized once up front, so a frame of `n` bytes
+//!   costs at most a small multiple of `n` (`tests/codec_alloc.rs`).
 //! - Errors follow the specifications: bytes that cannot be parsed are
 //!   `Malformed`, well-formed bytes that break a rule are `Protocol`.
 //! - MQTT 3.1 predates the strict fixed-header flags of 3.1.1 (its PUBREL,
@@ -431,7 +434,7 @@ fn decode_subscribe(r: &mut Reader<'_>, v5: bool) -> Result<Subscribe, DecodeErr
     } else {
         Properties::default()
     };
-    let mut filters = Vec::new();
+    let mut filters = Vec::with_capacity(count_filters(r, true));
     while !r.is_empty() {
         let filter = r.string()?;
         let options = decode_sub_options(r.u8()?, v5)?;
@@ -482,6 +485,22 @@ fn decode_sub_options(byte: u8, v5: bool) -> Result<SubOptions, DecodeError> {
     })
 }
 
+/// How many topic filters (each followed by an options byte when
+/// `options`) the rest of `r` holds, counted without decoding them, so that
+/// the list is allocated once at its size. Stops at the first entry that
+/// runs past the end (which the decoding loop then refuses).
+fn count_filters(r: &Reader<'_>, options: bool) -> usize {
+    let mut scan = r.clone();
+    let mut n = 0;
+    while !scan.is_empty() {
+        if scan.skip_binary().is_err() || (options && scan.skip(1).is_err()) {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
 fn decode_suback(r: &mut Reader<'_>, v5: bool) -> Result<SubAck, DecodeError> {
     let packet_id = packet_id(r)?;
     let properties = if v5 {
@@ -516,7 +535,7 @@ fn decode_unsubscribe(r: &mut Reader<'_>, v5: bool) -> Result<Unsubscribe, Decod
     } else {
         Properties::default()
     };
-    let mut filters = Vec::new();
+    let mut filters = Vec::with_capacity(count_filters(r, false));
     while !r.is_empty() {
         filters.push(r.string()?);
     }
@@ -756,9 +775,47 @@ fn check_int_property(pid: u8, v: u32) -> Result<(), DecodeError> {
     }
 }
 
+/// How many User Properties the property block at the front of `r` holds,
+/// counted by skipping over values without checking them, so that the
+/// list is allocated once at its size. Stops where the block stops
+/// parsing (which the real walk then refuses).
+fn count_user_properties(r: &Reader<'_>) -> usize {
+    let mut scan = r.clone();
+    let Ok(len) = scan.varint() else {
+        return 0;
+    };
+    let Ok(mut block) = scan.sub(len as usize) else {
+        return 0;
+    };
+    let mut n = 0;
+    while let Ok(pid) = block.u8() {
+        let Some((kind, _)) = property_spec(pid) else {
+            break;
+        };
+        let skipped = match kind {
+            Kind::Byte => block.skip(1),
+            Kind::Two => block.skip(2),
+            Kind::Four => block.skip(4),
+            Kind::VarInt => block.varint().map(|_| ()),
+            Kind::Str | Kind::Bin => block.skip_binary(),
+            Kind::Pair => block.skip_binary().and_then(|()| block.skip_binary()),
+        };
+        if skipped.is_err() {
+            break;
+        }
+        if pid == id::USER_PROPERTY {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// The property block of any packet other than PUBLISH (and the will).
 fn decode_properties(r: &mut Reader<'_>, ctx: u8) -> Result<Properties, DecodeError> {
-    let mut p = Properties::default();
+    let mut p = Properties {
+        user: Vec::with_capacity(count_user_properties(r)),
+        ..Properties::default()
+    };
     walk_properties(r, ctx, |prop| match (prop.id, prop.value) {
         (id::SESSION_EXPIRY_INTERVAL, Value::Int(v)) => p.session_expiry = Some(v),
         (id::RECEIVE_MAXIMUM, Value::Int(v)) => p.receive_maximum = Some(v as u16),
@@ -827,19 +884,23 @@ fn decode_publish_properties(
     let mut delay = 0;
     let mut run: Option<(usize, usize)> = None;
     let mut scattered = false;
+    let mut passthrough_len = 0;
     walk_properties(r, ctx, |prop| match (prop.id, prop.value) {
         (id::MESSAGE_EXPIRY_INTERVAL, Value::Int(v)) => p.message_expiry = Some(v),
         (id::TOPIC_ALIAS, Value::Int(v)) => p.topic_alias = Some(v as u16),
         (id::SUBSCRIPTION_IDENTIFIER, Value::Int(v)) => p.subscription_ids.push(v),
         (id::WILL_DELAY_INTERVAL, Value::Int(v)) => delay = v,
-        _ => match run {
-            None => run = Some((prop.start, prop.end)),
-            Some((s, e)) if e == prop.start => run = Some((s, prop.end)),
-            Some(_) => scattered = true,
-        },
+        _ => {
+            passthrough_len += prop.end - prop.start;
+            match run {
+                None => run = Some((prop.start, prop.end)),
+                Some((s, e)) if e == prop.start => run = Some((s, prop.end)),
+                Some(_) => scattered = true,
+            }
+        }
     })?;
     if scattered {
-        let mut buf = BytesMut::new();
+        let mut buf = BytesMut::with_capacity(passthrough_len);
         let mut again = again;
         walk_properties(&mut again, ctx, |prop| {
             if is_passthrough(prop.id) {
