@@ -5,7 +5,10 @@
 //!   packet is refused before its body is buffered.
 //! - [`decode`] takes exactly one whole packet and returns it with every
 //!   string and binary field sliced from the frame (zero-copy). It never
-//!   panics and never allocates more than the frame actually holds.
+//!   panics, and what it allocates is bounded by the frame: lists whose
+//!   length the frame fixes (topic filters, user properties, scattered
+//!   passthrough bytes) are sized once up front, so a frame of `n` bytes
+//!   costs at most a small multiple of `n` (`tests/codec_alloc.rs`).
 //! - Errors follow the specifications: bytes that cannot be parsed are
 //!   `Malformed`, well-formed bytes that break a rule are `Protocol`.
 //! - MQTT 3.1 predates the strict fixed-header flags of 3.1.1 (its PUBREL,
@@ -222,7 +225,16 @@ pub fn decode(frame: Bytes, protocol: Protocol) -> Result<Packet, DecodeError> {
         }
         AUTH if v5 => {
             expect_flags(0)?;
+            let empty = r.is_empty();
             let (reason, properties) = decode_reason_properties(&mut r, AUTH)?;
+            // "It is a Protocol Error to omit the Authentication Method"
+            // (section 3.15.2.2.2); only the zero-length form, which stands
+            // for Success without properties, carries none.
+            if !empty && properties.authentication_method.is_none() {
+                return Err(DecodeError::Protocol(
+                    "AUTH without an authentication method",
+                ));
+            }
             Packet::Auth(Auth { reason, properties })
         }
         _ => return Err(DecodeError::Malformed("reserved packet type")),
@@ -326,6 +338,7 @@ fn decode_connack(r: &mut Reader<'_>, protocol: Protocol) -> Result<ConnAck, Dec
     let session_present = protocol != Protocol::V31 && ack_flags & 0x01 != 0;
     let code = r.u8()?;
     let properties = if protocol.is_v5() {
+        check_reason(CONNACK, code)?;
         decode_properties(r, CONNACK)?
     } else {
         Properties::default()
@@ -358,6 +371,14 @@ fn decode_publish(
     } else {
         PublishProperties::default()
     };
+    if protocol.is_v5() && topic.is_empty() && properties.topic_alias.is_none() {
+        // Section 3.3.2.1: "It is a Protocol Error if the Topic Name is zero
+        // length and there is no Topic Alias." (A 3.x empty topic is left to
+        // the broker's topic check [MQTT-4.7.3-1].)
+        return Err(DecodeError::Protocol(
+            "empty topic name without a topic alias",
+        ));
+    }
     Ok(Publish {
         dup,
         qos,
@@ -377,6 +398,7 @@ fn decode_ack(r: &mut Reader<'_>, kind: u8, v5: bool) -> Result<Ack, DecodeError
         return Ok(Ack::new(packet_id));
     }
     let reason = r.u8()?;
+    check_reason(kind, reason)?;
     let properties = if r.is_empty() {
         Properties::default()
     } else {
@@ -396,6 +418,7 @@ fn decode_reason_properties(r: &mut Reader<'_>, kind: u8) -> Result<(u8, Propert
         return Ok((0, Properties::default()));
     }
     let reason = r.u8()?;
+    check_reason(kind, reason)?;
     let properties = if r.is_empty() {
         Properties::default()
     } else {
@@ -411,7 +434,7 @@ fn decode_subscribe(r: &mut Reader<'_>, v5: bool) -> Result<Subscribe, DecodeErr
     } else {
         Properties::default()
     };
-    let mut filters = Vec::new();
+    let mut filters = Vec::with_capacity(count_filters(r, true));
     while !r.is_empty() {
         let filter = r.string()?;
         let options = decode_sub_options(r.u8()?, v5)?;
@@ -462,6 +485,22 @@ fn decode_sub_options(byte: u8, v5: bool) -> Result<SubOptions, DecodeError> {
     })
 }
 
+/// How many topic filters (each followed by an options byte when
+/// `options`) the rest of `r` holds, counted without decoding them, so that
+/// the list is allocated once at its size. Stops at the first entry that
+/// runs past the end (which the decoding loop then refuses).
+fn count_filters(r: &Reader<'_>, options: bool) -> usize {
+    let mut scan = r.clone();
+    let mut n = 0;
+    while !scan.is_empty() {
+        if scan.skip_binary().is_err() || (options && scan.skip(1).is_err()) {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
 fn decode_suback(r: &mut Reader<'_>, v5: bool) -> Result<SubAck, DecodeError> {
     let packet_id = packet_id(r)?;
     let properties = if v5 {
@@ -477,6 +516,11 @@ fn decode_suback(r: &mut Reader<'_>, v5: bool) -> Result<SubAck, DecodeError> {
     if !v5 && codes.iter().any(|&c| c > 2 && c != 0x80) {
         return Err(DecodeError::Protocol("invalid SUBACK return code"));
     }
+    if v5 {
+        for &code in &codes {
+            check_reason(SUBACK, code)?;
+        }
+    }
     Ok(SubAck {
         packet_id,
         codes,
@@ -491,7 +535,7 @@ fn decode_unsubscribe(r: &mut Reader<'_>, v5: bool) -> Result<Unsubscribe, Decod
     } else {
         Properties::default()
     };
-    let mut filters = Vec::new();
+    let mut filters = Vec::with_capacity(count_filters(r, false));
     while !r.is_empty() {
         filters.push(r.string()?);
     }
@@ -519,11 +563,51 @@ fn decode_unsuback(r: &mut Reader<'_>, v5: bool) -> Result<UnsubAck, DecodeError
     if codes.is_empty() {
         return Err(DecodeError::Protocol("UNSUBACK without a reason code"));
     }
+    for &code in &codes {
+        check_reason(UNSUBACK, code)?;
+    }
     Ok(UnsubAck {
         packet_id,
         codes,
         properties,
     })
+}
+
+/// Refuses an MQTT 5 reason code that the table of packet type `kind`
+/// does not list: the sender "MUST use one of" them [MQTT-3.2.2-8,
+/// MQTT-3.4.2-1, MQTT-3.5.2-1, MQTT-3.6.2-1, MQTT-3.7.2-1, MQTT-3.9.3-2,
+/// MQTT-3.11.3-2, MQTT-3.14.2-1, MQTT-3.15.2-1]. DISCONNECT also takes
+/// 0x8C, which the summary table (section 2.4) lists for it.
+fn check_reason(kind: u8, code: u8) -> Result<(), DecodeError> {
+    let valid = match kind {
+        CONNACK => matches!(
+            code,
+            0x00 | 0x80..=0x8A | 0x8C | 0x90 | 0x95 | 0x97 | 0x99..=0x9D | 0x9F
+        ),
+        PUBACK | PUBREC => matches!(
+            code,
+            0x00 | 0x10 | 0x80 | 0x83 | 0x87 | 0x90 | 0x91 | 0x97 | 0x99
+        ),
+        PUBREL | PUBCOMP => matches!(code, 0x00 | 0x92),
+        SUBACK => matches!(
+            code,
+            0x00..=0x02 | 0x80 | 0x83 | 0x87 | 0x8F | 0x91 | 0x97 | 0x9E | 0xA1 | 0xA2
+        ),
+        UNSUBACK => matches!(code, 0x00 | 0x11 | 0x80 | 0x83 | 0x87 | 0x8F | 0x91),
+        DISCONNECT => matches!(
+            code,
+            0x00 | 0x04 | 0x80..=0x83 | 0x87 | 0x89 | 0x8B..=0x90 | 0x93..=0xA2
+        ),
+        AUTH => matches!(code, 0x00 | 0x18 | 0x19),
+        _ => true,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(DecodeError::Protocol(
+            "reason code not valid for this packet type",
+        ))
+    }
 }
 
 /// How a property value is encoded.
@@ -628,7 +712,11 @@ fn walk_properties(
         let (kind, allowed) =
             property_spec(pid).ok_or(DecodeError::Malformed("unknown property identifier"))?;
         if allowed & (1 << ctx) == 0 {
-            return Err(DecodeError::Protocol("property not allowed in this packet"));
+            // Section 2.2.2.2: "an Identifier which is not valid for its
+            // packet type" makes a Malformed Packet.
+            return Err(DecodeError::Malformed(
+                "property not valid in this packet type",
+            ));
         }
         let repeatable =
             pid == id::USER_PROPERTY || (pid == id::SUBSCRIPTION_IDENTIFIER && ctx == PUBLISH);
@@ -687,9 +775,47 @@ fn check_int_property(pid: u8, v: u32) -> Result<(), DecodeError> {
     }
 }
 
+/// How many User Properties the property block at the front of `r` holds,
+/// counted by skipping over values without checking them, so that the
+/// list is allocated once at its size. Stops where the block stops
+/// parsing (which the real walk then refuses).
+fn count_user_properties(r: &Reader<'_>) -> usize {
+    let mut scan = r.clone();
+    let Ok(len) = scan.varint() else {
+        return 0;
+    };
+    let Ok(mut block) = scan.sub(len as usize) else {
+        return 0;
+    };
+    let mut n = 0;
+    while let Ok(pid) = block.u8() {
+        let Some((kind, _)) = property_spec(pid) else {
+            break;
+        };
+        let skipped = match kind {
+            Kind::Byte => block.skip(1),
+            Kind::Two => block.skip(2),
+            Kind::Four => block.skip(4),
+            Kind::VarInt => block.varint().map(|_| ()),
+            Kind::Str | Kind::Bin => block.skip_binary(),
+            Kind::Pair => block.skip_binary().and_then(|()| block.skip_binary()),
+        };
+        if skipped.is_err() {
+            break;
+        }
+        if pid == id::USER_PROPERTY {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// The property block of any packet other than PUBLISH (and the will).
 fn decode_properties(r: &mut Reader<'_>, ctx: u8) -> Result<Properties, DecodeError> {
-    let mut p = Properties::default();
+    let mut p = Properties {
+        user: Vec::with_capacity(count_user_properties(r)),
+        ..Properties::default()
+    };
     walk_properties(r, ctx, |prop| match (prop.id, prop.value) {
         (id::SESSION_EXPIRY_INTERVAL, Value::Int(v)) => p.session_expiry = Some(v),
         (id::RECEIVE_MAXIMUM, Value::Int(v)) => p.receive_maximum = Some(v as u16),
@@ -758,19 +884,23 @@ fn decode_publish_properties(
     let mut delay = 0;
     let mut run: Option<(usize, usize)> = None;
     let mut scattered = false;
+    let mut passthrough_len = 0;
     walk_properties(r, ctx, |prop| match (prop.id, prop.value) {
         (id::MESSAGE_EXPIRY_INTERVAL, Value::Int(v)) => p.message_expiry = Some(v),
         (id::TOPIC_ALIAS, Value::Int(v)) => p.topic_alias = Some(v as u16),
         (id::SUBSCRIPTION_IDENTIFIER, Value::Int(v)) => p.subscription_ids.push(v),
         (id::WILL_DELAY_INTERVAL, Value::Int(v)) => delay = v,
-        _ => match run {
-            None => run = Some((prop.start, prop.end)),
-            Some((s, e)) if e == prop.start => run = Some((s, prop.end)),
-            Some(_) => scattered = true,
-        },
+        _ => {
+            passthrough_len += prop.end - prop.start;
+            match run {
+                None => run = Some((prop.start, prop.end)),
+                Some((s, e)) if e == prop.start => run = Some((s, prop.end)),
+                Some(_) => scattered = true,
+            }
+        }
     })?;
     if scattered {
-        let mut buf = BytesMut::new();
+        let mut buf = BytesMut::with_capacity(passthrough_len);
         let mut again = again;
         walk_properties(&mut again, ctx, |prop| {
             if is_passthrough(prop.id) {

@@ -11,10 +11,10 @@
 //! - The input is trusted (the broker built it): strings must fit a 16-bit
 //!   length and packets the 268,435,455-byte remaining length.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::properties::{id, Properties};
-use super::types::{Ack, Connect, Packet, Protocol, Publish, QoS, SubOptions};
+use super::types::{Ack, ByteStr, Connect, Packet, Protocol, Publish, QoS, SubOptions};
 use super::wire::{put_binary, put_len_prefixed, put_varint, varint_len};
 
 /// Everything that can differ between two copies of one PUBLISH sent to
@@ -67,7 +67,7 @@ pub fn encode(packet: &Packet, protocol: Protocol, out: &mut BytesMut) {
             out.put_u8(u8::from(session_present));
             out.put_u8(a.code);
             if v5 {
-                put_properties(out, &a.properties);
+                put_connack_properties(out, &a.properties);
             }
         }),
         Packet::Publish(p) => {
@@ -299,7 +299,7 @@ fn is_empty(p: &Properties) -> bool {
 }
 
 /// Appends a property block, length first, in ascending identifier order
-/// with the user properties last.
+/// with the user properties last (every packet but CONNACK).
 fn put_properties(out: &mut BytesMut, p: &Properties) {
     put_len_prefixed(out, |out| {
         if let Some(v) = p.subscription_identifier {
@@ -314,10 +314,7 @@ fn put_properties(out: &mut BytesMut, p: &Properties) {
         );
         put_u16_prop(out, id::SERVER_KEEP_ALIVE, p.server_keep_alive);
         put_str_prop(out, id::AUTHENTICATION_METHOD, &p.authentication_method);
-        if let Some(data) = &p.authentication_data {
-            out.put_u8(id::AUTHENTICATION_DATA);
-            put_binary(out, data);
-        }
+        put_bin_prop(out, id::AUTHENTICATION_DATA, &p.authentication_data);
         put_u8_prop(
             out,
             id::REQUEST_PROBLEM_INFORMATION,
@@ -351,12 +348,67 @@ fn put_properties(out: &mut BytesMut, p: &Properties) {
             id::SHARED_SUBSCRIPTION_AVAILABLE,
             p.shared_subscription_available,
         );
-        for (key, value) in &p.user {
-            out.put_u8(id::USER_PROPERTY);
-            put_binary(out, key.as_bytes());
-            put_binary(out, value.as_bytes());
-        }
+        put_user_props(out, &p.user);
     });
+}
+
+/// Appends the CONNACK property block in the order Mosquitto 2.0 writes it,
+/// so that a client sees the same bytes from either broker: Topic Alias
+/// Maximum, Server Keep Alive, Assigned Client Identifier, Authentication
+/// Method and Data, Retain Available, Maximum Packet Size, Receive Maximum,
+/// Maximum QoS, then the rest in ascending identifier order and the user
+/// properties last. Only properties that CONNACK allows are written.
+fn put_connack_properties(out: &mut BytesMut, p: &Properties) {
+    put_len_prefixed(out, |out| {
+        put_u16_prop(out, id::TOPIC_ALIAS_MAXIMUM, p.topic_alias_maximum);
+        put_u16_prop(out, id::SERVER_KEEP_ALIVE, p.server_keep_alive);
+        put_str_prop(
+            out,
+            id::ASSIGNED_CLIENT_IDENTIFIER,
+            &p.assigned_client_identifier,
+        );
+        put_str_prop(out, id::AUTHENTICATION_METHOD, &p.authentication_method);
+        put_bin_prop(out, id::AUTHENTICATION_DATA, &p.authentication_data);
+        put_u8_prop(out, id::RETAIN_AVAILABLE, p.retain_available);
+        put_u32_prop(out, id::MAXIMUM_PACKET_SIZE, p.maximum_packet_size);
+        put_u16_prop(out, id::RECEIVE_MAXIMUM, p.receive_maximum);
+        put_u8_prop(out, id::MAXIMUM_QOS, p.maximum_qos);
+        put_u32_prop(out, id::SESSION_EXPIRY_INTERVAL, p.session_expiry);
+        put_str_prop(out, id::RESPONSE_INFORMATION, &p.response_information);
+        put_str_prop(out, id::SERVER_REFERENCE, &p.server_reference);
+        put_str_prop(out, id::REASON_STRING, &p.reason_string);
+        put_u8_prop(
+            out,
+            id::WILDCARD_SUBSCRIPTION_AVAILABLE,
+            p.wildcard_subscription_available,
+        );
+        put_u8_prop(
+            out,
+            id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+            p.subscription_identifier_available,
+        );
+        put_u8_prop(
+            out,
+            id::SHARED_SUBSCRIPTION_AVAILABLE,
+            p.shared_subscription_available,
+        );
+        put_user_props(out, &p.user);
+    });
+}
+
+fn put_user_props(out: &mut BytesMut, user: &[(ByteStr, ByteStr)]) {
+    for (key, value) in user {
+        out.put_u8(id::USER_PROPERTY);
+        put_binary(out, key.as_bytes());
+        put_binary(out, value.as_bytes());
+    }
+}
+
+fn put_bin_prop(out: &mut BytesMut, pid: u8, value: &Option<Bytes>) {
+    if let Some(data) = value {
+        out.put_u8(pid);
+        put_binary(out, data);
+    }
 }
 
 fn put_u8_prop(out: &mut BytesMut, pid: u8, value: Option<u8>) {
@@ -380,7 +432,7 @@ fn put_u32_prop(out: &mut BytesMut, pid: u8, value: Option<u32>) {
     }
 }
 
-fn put_str_prop(out: &mut BytesMut, pid: u8, value: &Option<super::types::ByteStr>) {
+fn put_str_prop(out: &mut BytesMut, pid: u8, value: &Option<ByteStr>) {
     if let Some(s) = value {
         out.put_u8(pid);
         put_binary(out, s.as_bytes());

@@ -22,6 +22,16 @@ mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v5;
+#[cfg(test)]
+mod tests_v5_connack;
+#[cfg(test)]
+mod tests_v5_errors;
+#[cfg(test)]
+mod tests_v5_fuzz;
+#[cfg(test)]
+mod tests_v5_props;
 
 pub use decode::{check, decode, Check, DecodeError};
 pub use encode::{encode, encode_publish_header, publish_header_len, PublishHeader};

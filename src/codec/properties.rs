@@ -70,9 +70,9 @@ impl PublishProperties {
 }
 
 /// The properties of every packet other than PUBLISH. The decoder refuses a
-/// property that the packet type does not allow (Protocol Error) and a
+/// property that the packet type does not allow (Malformed Packet) and a
 /// property other than User Property or Subscription Identifier that appears
-/// twice.
+/// twice (Protocol Error).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Properties {
     pub session_expiry: Option<u32>,

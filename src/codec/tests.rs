@@ -12,19 +12,19 @@ use crate::testutil::Rng;
 
 use Protocol::{V31, V311, V5};
 
-fn s(text: &str) -> ByteStr {
+pub(super) fn s(text: &str) -> ByteStr {
     ByteStr::from(text)
 }
 
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
+pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-fn dec(wire: &[u8], protocol: Protocol) -> Result<Packet, DecodeError> {
+pub(super) fn dec(wire: &[u8], protocol: Protocol) -> Result<Packet, DecodeError> {
     decode(Bytes::copy_from_slice(wire), protocol)
 }
 
-fn enc(packet: &Packet, protocol: Protocol) -> Vec<u8> {
+pub(super) fn enc(packet: &Packet, protocol: Protocol) -> Vec<u8> {
     let mut out = BytesMut::new();
     encode(packet, protocol, &mut out);
     out.to_vec()
@@ -42,7 +42,7 @@ fn header_len(wire: &[u8]) -> usize {
 /// `check` on every prefix says Incomplete (with the right total once the
 /// fixed header is in), and Ready on the whole packet, alone or followed by
 /// the next one.
-fn assert_framing(wire: &[u8]) {
+pub(super) fn assert_framing(wire: &[u8]) {
     let len = wire.len();
     let header = header_len(wire);
     for k in 0..len {
@@ -61,7 +61,7 @@ fn assert_framing(wire: &[u8]) {
 
 /// A canonical fixture: decodes to `expected`, encodes back to the same
 /// bytes, and frames at every split.
-fn fixture(wire: &[u8], protocol: Protocol, expected: Packet) {
+pub(super) fn fixture(wire: &[u8], protocol: Protocol, expected: Packet) {
     assert_eq!(
         dec(wire, protocol),
         Ok(expected.clone()),
@@ -73,7 +73,7 @@ fn fixture(wire: &[u8], protocol: Protocol, expected: Packet) {
 
 /// A valid but non-canonical form: decodes to `expected`, and the canonical
 /// encoding of that decodes to it too.
-fn decodes_to(wire: &[u8], protocol: Protocol, expected: Packet) {
+pub(super) fn decodes_to(wire: &[u8], protocol: Protocol, expected: Packet) {
     assert_eq!(
         dec(wire, protocol),
         Ok(expected.clone()),
@@ -84,7 +84,7 @@ fn decodes_to(wire: &[u8], protocol: Protocol, expected: Packet) {
     assert_framing(wire);
 }
 
-fn err(wire: &[u8], protocol: Protocol) -> DecodeError {
+pub(super) fn err(wire: &[u8], protocol: Protocol) -> DecodeError {
     // The bytes frame as one whole packet, so the decoder itself refuses
     // them (unless the fixed header alone is already invalid).
     match check(wire, usize::MAX) {
@@ -98,19 +98,19 @@ fn err(wire: &[u8], protocol: Protocol) -> DecodeError {
     }
 }
 
-fn malformed(wire: &[u8], protocol: Protocol) {
+pub(super) fn malformed(wire: &[u8], protocol: Protocol) {
     let e = err(wire, protocol);
     assert!(matches!(e, DecodeError::Malformed(_)), "{wire:02x?}: {e:?}");
     assert_eq!(e.reason_code(), reason::MALFORMED_PACKET);
 }
 
-fn protocol_error(wire: &[u8], protocol: Protocol) {
+pub(super) fn protocol_error(wire: &[u8], protocol: Protocol) {
     let e = err(wire, protocol);
     assert!(matches!(e, DecodeError::Protocol(_)), "{wire:02x?}: {e:?}");
     assert_eq!(e.reason_code(), reason::PROTOCOL_ERROR);
 }
 
-fn publish(qos: QoS, topic: &str, packet_id: u16, payload: &'static [u8]) -> Publish {
+pub(super) fn publish(qos: QoS, topic: &str, packet_id: u16, payload: &'static [u8]) -> Publish {
     Publish {
         dup: false,
         qos,
@@ -217,7 +217,7 @@ fn connect_311_empty_client_id_is_left_to_the_broker() {
     );
 }
 
-fn connect_5_wire() -> Vec<u8> {
+pub(super) fn connect_5_wire() -> Vec<u8> {
     cat(&[
         b"\x10\x54",
         b"\x00\x04MQTT\x05",
@@ -246,7 +246,7 @@ fn connect_5_wire() -> Vec<u8> {
     ])
 }
 
-fn connect_5_packet() -> Packet {
+pub(super) fn connect_5_packet() -> Packet {
     Packet::Connect(Box::new(Connect {
         protocol: V5,
         clean_start: true,
@@ -378,20 +378,21 @@ fn connect_trailing_bytes_are_malformed() {
 }
 
 #[test]
-fn connect_will_topic_alias_is_not_allowed() {
-    // Topic Alias is a PUBLISH property, not a will property.
+fn connect_will_topic_alias_is_malformed() {
+    // Topic Alias is a PUBLISH property, not a will property: an
+    // identifier not valid for its packet type is malformed (2.2.2.2).
     let wire = cat(&[
         b"\x10\x17\x00\x04MQTT\x05\x06\x00\x00\x00\x00\x01c",
         b"\x03\x23\x00\x01",
         b"\x00\x01t\x00\x00",
     ]);
-    protocol_error(&wire, V5);
+    malformed(&wire, V5);
 }
 
 #[test]
-fn connect_will_delay_is_not_a_connect_property() {
+fn connect_will_delay_as_a_connect_property_is_malformed() {
     let wire = b"\x10\x13\x00\x04MQTT\x05\x02\x00\x00\x05\x18\x00\x00\x00\x01\x00\x01c";
-    protocol_error(wire, V5);
+    malformed(wire, V5);
 }
 
 #[test]
@@ -455,13 +456,14 @@ fn connack_reserved_flags_are_malformed() {
 
 #[test]
 fn connack_5_with_properties() {
+    // In the order Mosquitto writes them (see tests_v5_connack.rs).
     let wire = cat(&[
         b"\x20\x16\x00\x00\x13",
-        b"\x12\x00\x04auto",
         b"\x13\x00\x3c",
+        b"\x12\x00\x04auto",
+        b"\x25\x00",
         b"\x21\x00\x0a",
         b"\x24\x01",
-        b"\x25\x00",
         b"\x2a\x00",
     ]);
     fixture(
@@ -539,7 +541,7 @@ fn publish_5_qos0_without_properties() {
 const PASSTHROUGH: &[u8] =
     b"\x01\x01\x03\x00\x04text\x08\x00\x03r/t\x09\x00\x02\xab\xcd\x26\x00\x01k\x00\x01v";
 
-fn publish_5_wire() -> Vec<u8> {
+pub(super) fn publish_5_wire() -> Vec<u8> {
     cat(&[
         b"\x32\x2f\x00\x03a/b\x00\x07",
         b"\x25",
@@ -551,7 +553,7 @@ fn publish_5_wire() -> Vec<u8> {
     ])
 }
 
-fn publish_5_packet() -> Publish {
+pub(super) fn publish_5_packet() -> Publish {
     Publish {
         properties: PublishProperties {
             message_expiry: Some(3600),
@@ -706,11 +708,11 @@ fn publish_repeated_user_property_is_allowed() {
 }
 
 #[test]
-fn publish_property_not_allowed_is_a_protocol_error() {
+fn publish_property_not_allowed_is_malformed() {
     // Session Expiry Interval does not belong in PUBLISH.
-    protocol_error(b"\x30\x09\x00\x01t\x05\x11\x00\x00\x00\x01", V5);
+    malformed(b"\x30\x09\x00\x01t\x05\x11\x00\x00\x00\x01", V5);
     // Nor the Will Delay Interval.
-    protocol_error(b"\x30\x09\x00\x01t\x05\x18\x00\x00\x00\x01", V5);
+    malformed(b"\x30\x09\x00\x01t\x05\x18\x00\x00\x00\x01", V5);
 }
 
 #[test]
@@ -838,8 +840,8 @@ fn ack_311_trailing_bytes_are_malformed() {
 }
 
 #[test]
-fn ack_5_property_not_allowed_is_a_protocol_error() {
-    protocol_error(b"\x40\x09\x00\x01\x00\x05\x11\x00\x00\x00\x01", V5);
+fn ack_5_property_not_allowed_is_malformed() {
+    malformed(b"\x40\x09\x00\x01\x00\x05\x11\x00\x00\x00\x01", V5);
 }
 
 #[test]
@@ -1068,8 +1070,8 @@ fn unsubscribe_bad_reserved_flags_are_malformed_mqtt_3_10_1_1() {
 }
 
 #[test]
-fn unsubscribe_5_subscription_identifier_is_not_allowed() {
-    protocol_error(b"\xa2\x08\x00\x01\x02\x0b\x01\x00\x01t", V5);
+fn unsubscribe_5_subscription_identifier_is_malformed() {
+    malformed(b"\xa2\x08\x00\x01\x02\x0b\x01\x00\x01t", V5);
 }
 
 #[test]
@@ -1298,7 +1300,7 @@ fn publish_header_then_shared_payload_equals_whole_encoding() {
 
 // -------------------------------------------------------- fuzz and random
 
-fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
+pub(super) fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
     vec![
         (connect_31_wire(), V31),
         (connect_311_wire(), V311),
@@ -1326,8 +1328,8 @@ fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
         ),
         (
             cat(&[
-                b"\x20\x16\x00\x00\x13\x12\x00\x04auto\x13\x00\x3c\x21\x00\x0a",
-                b"\x24\x01\x25\x00\x2a\x00",
+                b"\x20\x16\x00\x00\x13\x13\x00\x3c\x12\x00\x04auto\x25\x00",
+                b"\x21\x00\x0a\x24\x01\x2a\x00",
             ]),
             V5,
         ),
@@ -1342,7 +1344,7 @@ fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
 }
 
 /// Re-encoding what decoded and decoding that again gives the same packet.
-fn assert_stable(packet: &Packet, protocol: Protocol) {
+pub(super) fn assert_stable(packet: &Packet, protocol: Protocol) {
     let wire = enc(packet, protocol);
     assert_eq!(
         check(&wire, usize::MAX),
@@ -1549,6 +1551,40 @@ fn rand_publish_properties(rng: &mut Rng, will: bool) -> PublishProperties {
     }
 }
 
+/// The MQTT 5 reason codes each packet type allows, from the tables of
+/// sections 3.2.2.2, 3.4.2.1 to 3.7.2.1, 3.9.3, 3.11.3, 3.14.2.1 and
+/// 3.15.2.1 (DISCONNECT also takes 0x8C, listed for it in section 2.4).
+pub(super) fn reasons(kind: &str) -> &'static [u8] {
+    match kind {
+        "CONNACK" => &[
+            0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90,
+            0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
+        ],
+        "PUBACK" | "PUBREC" => &[0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
+        "PUBREL" | "PUBCOMP" => &[0x00, 0x92],
+        "SUBACK" => &[
+            0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2,
+        ],
+        "UNSUBACK" => &[0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91],
+        "DISCONNECT" => &[
+            0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F, 0x90,
+            0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0,
+            0xA1, 0xA2,
+        ],
+        "AUTH" => &[0x00, 0x18, 0x19],
+        _ => &[],
+    }
+}
+
+fn rand_reason(rng: &mut Rng, kind: &str) -> u8 {
+    let codes = reasons(kind);
+    if rng.one_in(2) {
+        0
+    } else {
+        codes[rng.below(codes.len())]
+    }
+}
+
 /// A random packet as `decode` would return it for `protocol`.
 fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
     let v5 = protocol.is_v5();
@@ -1566,7 +1602,7 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         }
         Ack {
             packet_id,
-            reason: if rng.one_in(2) { 0 } else { rng.byte() },
+            reason: rand_reason(rng, kind),
             properties: if rng.one_in(2) {
                 Properties::default()
             } else {
@@ -1607,7 +1643,11 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         }
         1 => Packet::ConnAck(ConnAck {
             session_present: protocol != V31 && rng.one_in(2),
-            code: rng.byte(),
+            code: if v5 {
+                rand_reason(rng, "CONNACK")
+            } else {
+                rng.byte()
+            },
             properties: props(rng, "CONNACK"),
         }),
         2 => {
@@ -1616,7 +1656,11 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
                 dup: qos != QoS::AtMostOnce && rng.one_in(2),
                 qos,
                 retain: rng.one_in(2),
-                topic: rand_str(rng),
+                topic: match rand_str(rng) {
+                    // An empty MQTT 5 topic needs a Topic Alias.
+                    t if v5 && t.is_empty() => s("t"),
+                    t => t,
+                },
                 packet_id: if qos == QoS::AtMostOnce {
                     0
                 } else {
@@ -1654,7 +1698,7 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
             codes: (0..1 + rng.below(4))
                 .map(|_| {
                     if v5 {
-                        rng.byte()
+                        rand_reason(rng, "SUBACK")
                     } else {
                         [0, 1, 2, 0x80][rng.below(4)]
                     }
@@ -1670,7 +1714,9 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         10 => Packet::UnsubAck(UnsubAck {
             packet_id: rand_id(rng),
             codes: if v5 {
-                (0..1 + rng.below(4)).map(|_| rng.byte()).collect()
+                (0..1 + rng.below(4))
+                    .map(|_| rand_reason(rng, "UNSUBACK"))
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -1680,15 +1726,20 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
         12 => Packet::PingResp,
         13 => Packet::Disconnect(if v5 {
             Disconnect {
-                reason: if rng.one_in(2) { 0 } else { rng.byte() },
+                reason: rand_reason(rng, "DISCONNECT"),
                 properties: props(rng, "DISCONNECT"),
             }
         } else {
             Disconnect::default()
         }),
+        _ if rng.one_in(4) => Packet::Auth(Auth::default()),
         _ => Packet::Auth(Auth {
-            reason: if rng.one_in(2) { 0 } else { rng.byte() },
-            properties: props(rng, "AUTH"),
+            reason: rand_reason(rng, "AUTH"),
+            properties: Properties {
+                // Only the empty AUTH may leave the method out.
+                authentication_method: Some(rand_str(rng)),
+                ..props(rng, "AUTH")
+            },
         }),
     }
 }

@@ -75,6 +75,18 @@ impl<'a> Reader<'a> {
         Ok(Reader::new(self.frame, start, self.pos))
     }
 
+    /// Skips the next `n` bytes.
+    pub(crate) fn skip(&mut self, n: usize) -> Result<(), DecodeError> {
+        self.take(n).map(|_| ())
+    }
+
+    /// Skips binary data or a string (16-bit length, then the bytes)
+    /// without looking at it.
+    pub(crate) fn skip_binary(&mut self) -> Result<(), DecodeError> {
+        let n = self.u16()?;
+        self.skip(usize::from(n))
+    }
+
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         let s = self.take(1)?;
         Ok(s[0])
