@@ -493,11 +493,12 @@ pub fn parse_connack5(raw: &[u8]) -> Connack5 {
     }
 }
 
-/// A DISCONNECT as received: reason code and properties.
+/// A DISCONNECT as received: reason code and properties, and its bytes.
 #[derive(Debug)]
 pub struct Disconnect5 {
     pub reason: u8,
     pub properties: Vec<(u8, Vec<u8>)>,
+    pub raw: Vec<u8>,
 }
 
 /// A PUBLISH as received, split by the MQTT 5.0 layout.
@@ -579,6 +580,7 @@ impl Client {
             return Disconnect5 {
                 reason: 0,
                 properties: Vec::new(),
+                raw,
             };
         }
         let properties = if body.len() > 1 {
@@ -591,6 +593,7 @@ impl Client {
         Disconnect5 {
             reason: body[0],
             properties,
+            raw: raw.clone(),
         }
     }
 
@@ -601,14 +604,17 @@ impl Client {
     pub fn expect_disconnect5(&mut self, reason: u8) {
         let d = self.read_disconnect5();
         assert_eq!(
-            d.reason, reason,
-            "DISCONNECT reason 0x{:02x}, expected 0x{reason:02x} ({d:?})",
-            d.reason
+            d.reason,
+            reason,
+            "DISCONNECT reason 0x{:02x}, expected 0x{reason:02x}: {}",
+            d.reason,
+            hex(&d.raw)
         );
         for (pid, _) in &d.properties {
             assert!(
                 [id::REASON_STRING, id::USER_PROPERTY, id::SERVER_REFERENCE].contains(pid),
-                "property 0x{pid:02x} on a server's DISCONNECT: {d:?}"
+                "property 0x{pid:02x} on a server's DISCONNECT: {}",
+                hex(&d.raw)
             );
         }
         self.expect_closed();
