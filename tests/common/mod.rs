@@ -4,8 +4,9 @@
 //!
 //! Contract:
 //! - Every packet a test sends is built by hand here, byte by byte, from the
-//!   MQTT 3.1.1 layouts; midge's own encoder is never used, so the tests
-//!   check midge against the spec rather than against itself.
+//!   MQTT 3.1.1 layouts (and in [`v5`] from the MQTT 5.0 ones); midge's own
+//!   encoder is never used, so the tests check midge against the spec
+//!   rather than against itself.
 //! - Every read has a timeout ([`READ_TIMEOUT`]): a missing reply fails the
 //!   test instead of hanging it.
 //! - [`TestBroker`] stops the server and joins its thread when dropped, and
@@ -23,6 +24,8 @@ use std::time::Duration;
 use midge::codec::{self, Packet, Protocol, Publish};
 use midge::config::{Config, Listener};
 use midge::server::{Server, StopHandle};
+
+pub mod v5;
 
 /// How long a read waits before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
