@@ -763,12 +763,9 @@ fn check_int_property(pid: u8, v: u32) -> Result<(), DecodeError> {
         {
             Err(DecodeError::Protocol("property value must be 0 or 1"))
         }
-        id::RECEIVE_MAXIMUM
-        | id::MAXIMUM_PACKET_SIZE
-        | id::TOPIC_ALIAS
-        | id::SUBSCRIPTION_IDENTIFIER
-            if v == 0 =>
-        {
+        // Topic Alias 0 is refused by the broker, which must answer it with
+        // its own reason code, 0x94 (section 3.3.2.3.4).
+        id::RECEIVE_MAXIMUM | id::MAXIMUM_PACKET_SIZE | id::SUBSCRIPTION_IDENTIFIER if v == 0 => {
             Err(DecodeError::Protocol("property value must not be 0"))
         }
         _ => Ok(()),

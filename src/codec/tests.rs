@@ -680,11 +680,6 @@ fn publish_truncated_topic_is_malformed() {
 }
 
 #[test]
-fn publish_topic_alias_zero_is_a_protocol_error() {
-    protocol_error(b"\x30\x07\x00\x00\x03\x23\x00\x00x", V5);
-}
-
-#[test]
 fn publish_subscription_id_zero_is_a_protocol_error() {
     protocol_error(b"\x30\x06\x00\x00\x02\x0b\x00x", V5);
 }

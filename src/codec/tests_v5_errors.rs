@@ -245,6 +245,19 @@ fn receive_maximum_and_maximum_packet_size_0_are_protocol_errors() {
 }
 
 #[test]
+fn topic_alias_0_is_left_to_the_broker() {
+    // "A Topic Alias value of 0 or greater than the Maximum Topic Alias is
+    // a Protocol Error, the receiver uses DISCONNECT with Reason Code of
+    // 0x94" (section 3.3.4): the broker knows the maximum and sends 0x94
+    // for both, so the decoder passes 0 on.
+    let p = dec(b"\x30\x08\x00\x01t\x03\x23\x00\x00x", V5).expect("decodes");
+    match p {
+        Packet::Publish(p) => assert_eq!(p.properties.topic_alias, Some(0)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn zero_is_allowed_where_the_spec_sets_no_floor() {
     // Topic Alias Maximum 0 means no aliases, Server Keep Alive 0 turns
     // keep-alive off, a Session Expiry Interval of 0 ends the session.

@@ -458,6 +458,13 @@ fn invalid_or_unknown_topic_alias_disconnects() {
         Some(reason::TOPIC_ALIAS_INVALID),
         "above max_topic_alias 10"
     );
+    let p = v5_client(&mut h, "zero");
+    h.send(p, publish5("t", "x", QoS::AtMostOnce, aliased(0), 0));
+    assert_eq!(
+        disconnect_reason(&mut h, p),
+        Some(reason::TOPIC_ALIAS_INVALID),
+        "alias 0"
+    );
     let p = v5_client(&mut h, "q");
     h.send(p, publish5("", "x", QoS::AtMostOnce, aliased(1), 0));
     assert_eq!(disconnect_reason(&mut h, p), Some(reason::PROTOCOL_ERROR));
