@@ -383,7 +383,7 @@ impl Server {
                 failed = Some(CloseCause::Io(e.to_string()));
             }
         }
-        self.broker.count_sent_bytes(written);
+        self.broker.wrote(id, written);
         if let Some(cause) = failed {
             self.broker.link_lost(id, cause, now);
         } else if over_budget {

@@ -3,7 +3,7 @@
 //! subscription options applied; then the in-flight window, the queue, the
 //! expiry of messages and the optional retry of unacknowledged ones.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
@@ -17,6 +17,12 @@ use crate::session::{Enqueued, OutState, Queued, SharedMessage, SubIds};
 /// session queue (bounded by `max_queued_messages`) instead: a slow reader
 /// cannot make the broker buffer without limit.
 pub const TX_HIGH_WATER: usize = 256 * 1024;
+
+/// How long an MQTT 5 client may leave its output past [`TX_HIGH_WATER`]
+/// without taking a byte of it before an overflowing queue disconnects it
+/// (0x97). A client that reads, however slowly, is never disconnected for
+/// this: its QoS 0 messages are dropped as the queue bounds say.
+pub const STALL: Duration = Duration::from_secs(30);
 
 impl<T> Broker<T> {
     /// The QoS a message published at `published` goes out with on a
@@ -167,7 +173,11 @@ impl<T> Broker<T> {
             Some(lid) => {
                 let lid = lid as usize;
                 let link = &mut self.links[lid];
-                let room = link.tx.len() < TX_HIGH_WATER
+                let backed_up = link.tx.len() >= TX_HIGH_WATER;
+                if backed_up && link.blocked_since == 0 {
+                    link.blocked_since = super::uptime_secs(self.started, now);
+                }
+                let room = !backed_up
                     && session.queue_is_empty()
                     && (qos == QoS::AtMostOnce || session.window_open(max_bytes));
                 if room {
@@ -222,24 +232,25 @@ impl<T> Broker<T> {
                     limits.max_queued, limits.max_queued_bytes
                 );
                 self.dropped_for(sid, &why);
-                self.note_overflow(sid);
+                self.note_overflow(sid, now);
             }
         }
     }
 
     /// A message could not be queued for connected session `sid`: when its
-    /// MQTT 5 client is not reading (its output is past [`TX_HIGH_WATER`]),
-    /// it is listed to be disconnected with 0x97 once the current packet or
-    /// timer is handled (not now: routing is iterating over sessions).
-    fn note_overflow(&mut self, sid: usize) {
+    /// MQTT 5 client has not read for [`STALL`] (its output past
+    /// [`TX_HIGH_WATER`] all that time), it is listed to be disconnected
+    /// with 0x97 once the current packet or timer is handled (not now:
+    /// routing is iterating over sessions).
+    fn note_overflow(&mut self, sid: usize, now: Instant) {
         let Some(lid) = self.sessions[sid].link.map(|l| l as usize) else {
             return;
         };
+        let uptime = super::uptime_secs(self.started, now);
         let link = &self.links[lid];
-        if link.protocol.is_v5()
-            && link.tx.len() >= TX_HIGH_WATER
-            && !self.overflowed.contains(&lid)
-        {
+        let stalled = link.blocked_since != 0
+            && u64::from(uptime.saturating_sub(link.blocked_since)) >= STALL.as_secs();
+        if link.protocol.is_v5() && stalled && !self.overflowed.contains(&lid) {
             self.overflowed.push(lid);
         }
     }

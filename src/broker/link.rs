@@ -49,6 +49,9 @@ pub struct Link<T> {
     pub(super) state: LinkState,
     pub(super) protocol: Protocol,
     pub(super) dirty: bool,
+    /// Since when (broker uptime seconds) deliveries have found the output
+    /// past the high-water mark with nothing written since; 0 when not.
+    pub(super) blocked_since: u32,
     /// MQTT 5 state of the connection; `None` for 3.x.
     pub(super) v5: Option<Box<V5Link>>,
 }
@@ -183,6 +186,7 @@ impl<T> Link<T> {
             keep_alive: 0,
             last_rx: now,
             dirty: false,
+            blocked_since: 0,
             v5: None,
         }
     }

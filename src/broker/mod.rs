@@ -14,7 +14,7 @@
 //! tests); the broker never touches it.
 
 mod connect;
-mod deliver;
+pub(crate) mod deliver;
 mod expiry;
 mod link;
 mod outbound;
@@ -464,8 +464,15 @@ impl<T> Broker<T> {
     }
 
     /// Counts bytes the event loop wrote (for `$SYS`).
-    pub fn count_sent_bytes(&mut self, n: usize) {
+    /// The event loop wrote `n` bytes of link `id`'s output (for `$SYS`,
+    /// and as proof that the client is reading).
+    pub fn wrote(&mut self, id: usize, n: usize) {
         self.stats.bytes_sent += n as u64;
+        if n > 0 {
+            if let Some(link) = self.links.get_mut(id) {
+                link.blocked_since = 0;
+            }
+        }
     }
 
     /// When [`Broker::tick`] next has work, if ever.
@@ -585,6 +592,13 @@ impl<T> Broker<T> {
 /// 1.5 k seconds of silence [MQTT-3.1.2-24].
 fn keep_alive_window(k: u16) -> Duration {
     Duration::from_millis(u64::from(k) * 1500)
+}
+
+/// Whole seconds from `started` to `now`, plus one, so that 0 can mean
+/// "never" in compact time fields (differences stay exact).
+fn uptime_secs(started: Instant, now: Instant) -> u32 {
+    let secs = now.saturating_duration_since(started).as_secs();
+    u32::try_from(secs.saturating_add(1)).unwrap_or(u32::MAX)
 }
 
 /// A random number from the standard library's per-process hash seed.

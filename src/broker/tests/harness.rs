@@ -140,6 +140,8 @@ impl Harness {
         };
         let protocol = l.protocol;
         let mut bytes = BytesMut::from(&l.tx.take_all()[..]);
+        // As the event loop reports what it wrote.
+        self.broker.wrote(link, bytes.len());
         let mut out = self.pending.remove(&link).unwrap_or_default();
         while !bytes.is_empty() {
             match codec::check(&bytes, usize::MAX).unwrap() {

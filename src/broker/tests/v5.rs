@@ -1099,6 +1099,7 @@ fn v5_fuzz_seed_stream_is_accepted_whole() {
 
 #[test]
 fn a_v5_client_that_stops_reading_is_disconnected_with_0x97_when_its_queue_overflows() {
+    use crate::broker::deliver::STALL;
     let mut settings = Settings {
         sys_interval: None,
         ..Settings::default()
@@ -1121,6 +1122,15 @@ fn a_v5_client_that_stops_reading_is_disconnected_with_0x97_when_its_queue_overf
             publish5("t", &body, QoS::AtMostOnce, Default::default(), 0),
         );
     }
+    assert!(
+        h.is_open(v5),
+        "overflowing is not enough: it may be reading"
+    );
+    h.advance(STALL);
+    h.send(
+        p,
+        publish5("t", &body, QoS::AtMostOnce, Default::default(), 0),
+    );
     let got = h.recv(v5);
     assert!(
         matches!(got.last(), Some(Packet::Disconnect(d)) if d.reason == reason::QUOTA_EXCEEDED),
@@ -1133,4 +1143,36 @@ fn a_v5_client_that_stops_reading_is_disconnected_with_0x97_when_its_queue_overf
         "a 3.x client has no such reason code: it stays"
     );
     assert!(h.is_open(p), "the publisher is not affected");
+}
+
+#[test]
+fn a_slow_v5_reader_loses_qos0_messages_but_stays_connected() {
+    use crate::broker::deliver::STALL;
+    let mut settings = Settings {
+        sys_interval: None,
+        ..Settings::default()
+    };
+    settings.limits.max_queued = 5;
+    let mut h = Harness::with(settings);
+    let s = v5_client(&mut h, "slow");
+    h.send(s, sub5(1, "t", qos(QoS::AtMostOnce), None));
+    h.recv(s);
+    let p = v5_client(&mut h, "p");
+    let body = "x".repeat(1000);
+    for _ in 0..3 {
+        for _ in 0..TX_HIGH_WATER / 1000 + 10 {
+            h.send(
+                p,
+                publish5("t", &body, QoS::AtMostOnce, Default::default(), 0),
+            );
+        }
+        h.advance(STALL);
+        // It reads a little before the next burst (and keeps itself alive).
+        h.send(s, Packet::PingReq);
+        let n = h.broker.link_mut(s).unwrap().tx.len() / 2;
+        h.broker.link_mut(s).unwrap().tx.advance(n);
+        h.broker.wrote(s, n);
+    }
+    assert!(h.is_open(s));
+    assert!(h.broker.stats().publish_dropped > 0);
 }
