@@ -264,6 +264,7 @@ impl<T> Broker<T> {
                     .topic_alias_maximum
                     .unwrap_or(0)
                     .min(OUT_ALIAS_CAP),
+                blocked_since: 0,
             }));
         }
         self.stats.connected += 1;

@@ -174,8 +174,12 @@ impl<T> Broker<T> {
                 let lid = lid as usize;
                 let link = &mut self.links[lid];
                 let backed_up = link.tx.len() >= TX_HIGH_WATER;
-                if backed_up && link.blocked_since == 0 {
-                    link.blocked_since = super::uptime_secs(self.started, now);
+                if let Some(v5) = link
+                    .v5
+                    .as_deref_mut()
+                    .filter(|v| backed_up && v.blocked_since == 0)
+                {
+                    v5.blocked_since = super::uptime_secs(self.started, now);
                 }
                 let room = !backed_up
                     && session.queue_is_empty()
@@ -248,9 +252,11 @@ impl<T> Broker<T> {
         };
         let uptime = super::uptime_secs(self.started, now);
         let link = &self.links[lid];
-        let stalled = link.blocked_since != 0
-            && u64::from(uptime.saturating_sub(link.blocked_since)) >= STALL.as_secs();
-        if link.protocol.is_v5() && stalled && !self.overflowed.contains(&lid) {
+        let stalled = link.v5.as_ref().is_some_and(|v| {
+            v.blocked_since != 0
+                && u64::from(uptime.saturating_sub(v.blocked_since)) >= STALL.as_secs()
+        });
+        if stalled && !self.overflowed.contains(&lid) {
             self.overflowed.push(lid);
         }
     }

@@ -49,9 +49,6 @@ pub struct Link<T> {
     pub(super) state: LinkState,
     pub(super) protocol: Protocol,
     pub(super) dirty: bool,
-    /// Since when (broker uptime seconds) deliveries have found the output
-    /// past the high-water mark with nothing written since; 0 when not.
-    pub(super) blocked_since: u32,
     /// MQTT 5 state of the connection; `None` for 3.x.
     pub(super) v5: Option<Box<V5Link>>,
 }
@@ -73,6 +70,10 @@ pub(super) struct V5Link {
     /// How many outbound aliases may be assigned: the client's Topic Alias
     /// Maximum, at most [`OUT_ALIAS_CAP`].
     pub out_max: u16,
+    /// Since when (see `uptime_secs`) deliveries have found the output past
+    /// the high-water mark with nothing written since; 0 when not. Only
+    /// MQTT 5 has a reason code to tell a client it was dropped for that.
+    pub blocked_since: u32,
 }
 
 impl V5Link {
@@ -186,7 +187,6 @@ impl<T> Link<T> {
             keep_alive: 0,
             last_rx: now,
             dirty: false,
-            blocked_since: 0,
             v5: None,
         }
     }

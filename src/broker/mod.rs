@@ -469,8 +469,8 @@ impl<T> Broker<T> {
     pub fn wrote(&mut self, id: usize, n: usize) {
         self.stats.bytes_sent += n as u64;
         if n > 0 {
-            if let Some(link) = self.links.get_mut(id) {
-                link.blocked_since = 0;
+            if let Some(v5) = self.links.get_mut(id).and_then(|l| l.v5.as_deref_mut()) {
+                v5.blocked_since = 0;
             }
         }
     }
