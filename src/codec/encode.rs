@@ -333,21 +333,7 @@ fn put_properties(out: &mut BytesMut, p: &Properties) {
         put_u8_prop(out, id::MAXIMUM_QOS, p.maximum_qos);
         put_u8_prop(out, id::RETAIN_AVAILABLE, p.retain_available);
         put_u32_prop(out, id::MAXIMUM_PACKET_SIZE, p.maximum_packet_size);
-        put_u8_prop(
-            out,
-            id::WILDCARD_SUBSCRIPTION_AVAILABLE,
-            p.wildcard_subscription_available,
-        );
-        put_u8_prop(
-            out,
-            id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
-            p.subscription_identifier_available,
-        );
-        put_u8_prop(
-            out,
-            id::SHARED_SUBSCRIPTION_AVAILABLE,
-            p.shared_subscription_available,
-        );
+        put_availability(out, p);
         put_user_props(out, &p.user);
     });
 }
@@ -377,23 +363,28 @@ fn put_connack_properties(out: &mut BytesMut, p: &Properties) {
         put_str_prop(out, id::RESPONSE_INFORMATION, &p.response_information);
         put_str_prop(out, id::SERVER_REFERENCE, &p.server_reference);
         put_str_prop(out, id::REASON_STRING, &p.reason_string);
-        put_u8_prop(
-            out,
-            id::WILDCARD_SUBSCRIPTION_AVAILABLE,
-            p.wildcard_subscription_available,
-        );
-        put_u8_prop(
-            out,
-            id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
-            p.subscription_identifier_available,
-        );
-        put_u8_prop(
-            out,
-            id::SHARED_SUBSCRIPTION_AVAILABLE,
-            p.shared_subscription_available,
-        );
+        put_availability(out, p);
         put_user_props(out, &p.user);
     });
+}
+
+/// The three "... Available" properties of CONNACK, in identifier order.
+fn put_availability(out: &mut BytesMut, p: &Properties) {
+    put_u8_prop(
+        out,
+        id::WILDCARD_SUBSCRIPTION_AVAILABLE,
+        p.wildcard_subscription_available,
+    );
+    put_u8_prop(
+        out,
+        id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+        p.subscription_identifier_available,
+    );
+    put_u8_prop(
+        out,
+        id::SHARED_SUBSCRIPTION_AVAILABLE,
+        p.shared_subscription_available,
+    );
 }
 
 fn put_user_props(out: &mut BytesMut, user: &[(ByteStr, ByteStr)]) {
