@@ -1,0 +1,19 @@
+//! Interoperability tests: the real `midge` binary against real clients.
+//!
+//! # Layout
+//! - `support.rs`: the broker as a child process on a free 127.0.0.1 port,
+//!   client processes, where the installed tools are.
+//! - `v311.rs`: MQTT 3.1.1 with `mosquitto_pub`/`mosquitto_sub` and
+//!   paho-mqtt (`paho_check.py`).
+//!
+//! Contract: every test starts its own broker, so tests run in parallel;
+//! the broker and every client are child processes with bounded
+//! lifetimes, killed on drop, so nothing hangs. The clients come from
+//! `scripts/test.sh` (Debian's `mosquitto-clients`, paho-mqtt in a
+//! virtualenv under `target/`); a missing one fails the test with what to
+//! run, nothing is skipped. `MIDGE_INTEROP_BROKER=mosquitto` runs the same
+//! tests against Mosquitto, the reference the scripts are checked against.
+
+mod support;
+
+mod v311;
