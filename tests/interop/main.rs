@@ -5,6 +5,9 @@
 //!   client processes, where the installed tools are.
 //! - `v311.rs`: MQTT 3.1.1 with `mosquitto_pub`/`mosquitto_sub` and
 //!   paho-mqtt (`paho_check.py`).
+//! - `mosquitto5.rs`: MQTT 5 with `mosquitto_pub`/`mosquitto_sub -V
+//!   mqttv5` (properties, QoS, retained messages, session expiry, topic
+//!   alias, will delay).
 //!
 //! Contract: every test starts its own broker, so tests run in parallel;
 //! the broker and every client are child processes with bounded
@@ -16,4 +19,5 @@
 
 mod support;
 
+mod mosquitto5;
 mod v311;

@@ -37,8 +37,9 @@ const SUB_TIMEOUT_SECS: &str = "7";
 /// shorter timeout of its own, and the scripts have watchdogs below this.
 pub const SCRIPT_DEADLINE: Duration = Duration::from_secs(30);
 
-/// `-V` value of the Mosquitto clients.
+/// `-V` values of the Mosquitto clients.
 pub const V311: &str = "mqttv311";
+pub const V5: &str = "mqttv5";
 
 const INSTALL_MOSQUITTO: &str = "install Mosquitto's command-line clients \
      (Debian/Ubuntu: `apt-get install mosquitto-clients`, or run scripts/test.sh)";
@@ -127,9 +128,9 @@ impl Broker {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Mosquitto's command-line clients speaking `protocol` (such as
-    /// [`V311`]) to this broker, printing messages as "retain qos topic
-    /// payload".
+    /// Mosquitto's command-line clients speaking `protocol` ([`V311`] or
+    /// [`V5`]) to this broker, printing messages as "retain qos topic
+    /// payload" unless [`Clients::format`] says otherwise.
     pub fn clients(&self, protocol: &'static str) -> Clients<'_> {
         Clients {
             port: self.port,
@@ -174,6 +175,12 @@ pub struct Clients<'a> {
 }
 
 impl<'a> Clients<'a> {
+    /// Sets the `mosquitto_sub -F` format of received messages.
+    pub fn format(mut self, format: &'a str) -> Clients<'a> {
+        self.format = format;
+        self
+    }
+
     /// The arguments every Mosquitto client needs to reach the broker.
     fn common_args(&self) -> Vec<String> {
         let port = self.port.to_string();
