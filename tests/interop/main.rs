@@ -8,6 +8,8 @@
 //! - `mosquitto5.rs`: MQTT 5 with `mosquitto_pub`/`mosquitto_sub -V
 //!   mqttv5` (properties, QoS, retained messages, session expiry, topic
 //!   alias, will delay).
+//! - `paho5.rs`: MQTT 5 with paho-mqtt (`paho5_check.py` on the connection
+//!   kit `paho5_kit.py`), one test per check.
 //!
 //! Contract: every test starts its own broker, so tests run in parallel;
 //! the broker and every client are child processes with bounded
@@ -20,4 +22,5 @@
 mod support;
 
 mod mosquitto5;
+mod paho5;
 mod v311;
