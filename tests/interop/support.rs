@@ -8,7 +8,9 @@
 //!   `MIDGE_INTEROP_BROKER=PROGRAM` set (for example `mosquitto`), it runs
 //!   that Mosquitto binary instead, from a generated config with one
 //!   127.0.0.1 listener and anonymous access: the reference broker the
-//!   client scripts are checked against.
+//!   client scripts are checked against. Tests ask [`Broker::is_midge`]
+//!   only to enable assertions on behaviour the spec allows but does not
+//!   require (such as outbound topic aliases).
 //! - The broker and every client are killed on drop, and every wait has a
 //!   deadline, so nothing hangs. When a test fails, the broker's verbose
 //!   log is printed with the failure.
@@ -55,6 +57,7 @@ pub struct Broker {
     /// The 127.0.0.1 port it listens on.
     pub port: u16,
     log: PathBuf,
+    midge: bool,
 }
 
 impl Broker {
@@ -98,13 +101,23 @@ impl Broker {
                 .stderr(Stdio::from(err_file))
                 .spawn()
                 .unwrap_or_else(|e| panic!("spawn the broker {command:?}: {e}"));
-            let mut broker = Broker { child, port, log };
+            let mut broker = Broker {
+                child,
+                port,
+                log,
+                midge: reference.is_none(),
+            };
             if broker.wait_ready() {
                 return broker;
             }
             last_log = broker.log_text();
         }
         panic!("the broker did not start listening within {BROKER_START:?}; last log:\n{last_log}");
+    }
+
+    /// True for midge, false for the reference broker.
+    pub fn is_midge(&self) -> bool {
+        self.midge
     }
 
     /// Polls the port until it accepts a TCP connection; false if the broker
@@ -271,6 +284,23 @@ pub fn python() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The directory whose `node_modules` holds MQTT.js, as `scripts/test.sh`
+/// leaves it: `MIDGE_INTEROP_NODE_DIR`, else `tests/interop/js`. Fails the
+/// test if MQTT.js is not installed there.
+pub fn node_dir() -> PathBuf {
+    let dir = std::env::var_os("MIDGE_INTEROP_NODE_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| script_dir().join("js"));
+    let mqtt = dir.join("node_modules/mqtt/package.json");
+    assert!(
+        mqtt.exists(),
+        "MQTT.js is not installed ({} is missing): {RUN_TEST_SH}",
+        mqtt.display()
+    );
+    dir
 }
 
 /// `tests/interop`, where the client scripts live.
