@@ -24,6 +24,13 @@ pub const TX_HIGH_WATER: usize = 256 * 1024;
 /// this: its QoS 0 messages are dropped as the queue bounds say.
 pub const STALL: Duration = Duration::from_secs(30);
 
+/// Why a message was dropped for one client.
+#[derive(Clone, Copy)]
+enum DropCause {
+    QueueFull,
+    TooLarge,
+}
+
 impl<T> Broker<T> {
     /// The QoS a message published at `published` goes out with on a
     /// subscription granted `granted`.
@@ -134,12 +141,21 @@ impl<T> Broker<T> {
     }
 
     /// Counts a message dropped for one client, logging the first and then
-    /// every power of two.
-    fn dropped_for(&mut self, sid: usize, why: &str) {
+    /// every power of two (the text is only made then: drops come in
+    /// floods).
+    fn dropped_for(&mut self, sid: usize, why: DropCause) {
         self.stats.publish_dropped += 1;
+        let limits = self.settings.limits;
         let session = &mut self.sessions[sid];
         session.dropped += 1;
         if session.dropped.is_power_of_two() {
+            let why = match why {
+                DropCause::QueueFull => format!(
+                    "queue full (max_queued_messages {}, max_queued_bytes {})",
+                    limits.max_queued, limits.max_queued_bytes
+                ),
+                DropCause::TooLarge => "message larger than its Maximum Packet Size".to_string(),
+            };
             warn!(
                 "client {}: {why}, {} messages dropped so far",
                 session.client_id, session.dropped
@@ -166,76 +182,83 @@ impl<T> Broker<T> {
             self.stats.expired += 1;
             return;
         }
-        let limits = self.settings.limits;
-        let max_bytes = self.settings.max_inflight_bytes;
         let session = &mut self.sessions[sid];
-        match session.link {
-            Some(lid) => {
-                let lid = lid as usize;
-                let link = &mut self.links[lid];
-                let backed_up = link.tx.len() >= TX_HIGH_WATER;
-                if let Some(v5) = link
-                    .v5
-                    .as_deref_mut()
-                    .filter(|v| backed_up && v.blocked_since == 0)
-                {
-                    v5.blocked_since = super::uptime_secs(self.started, now);
-                }
-                let room = !backed_up
-                    && session.queue_is_empty()
-                    && (qos == QoS::AtMostOnce || session.window_open(max_bytes));
-                if room {
-                    let mut send = Send {
-                        qos,
-                        retain,
-                        dup: false,
-                        packet_id: 0,
-                        sub_ids: sub_ids.as_slice(),
-                        mount: self.settings.mount(link.listener),
-                    };
-                    if !fits(link, msg, &send, now) {
-                        self.dropped_for(sid, "message larger than its Maximum Packet Size");
-                        return;
-                    }
-                    if qos != QoS::AtMostOnce {
-                        send.packet_id = session.next_packet_id();
-                    }
-                    write_publish(link, msg, &send, now);
-                    mark_dirty(&mut self.dirty, lid, link);
-                    self.stats.messages_sent += 1;
-                    if qos != QoS::AtMostOnce {
-                        let packet_id = send.packet_id;
-                        let q = Queued {
-                            msg: msg.clone(),
-                            qos,
-                            retain,
-                            sub_ids,
-                        };
-                        session.push_inflight(packet_id, q, Some(now));
-                        if session.inflight_len() == 1 {
-                            self.schedule_retry(sid, now);
-                        }
-                    }
+        if let Some(lid) = session.link {
+            let lid = lid as usize;
+            let link = &mut self.links[lid];
+            let backed_up = link.tx.len() >= TX_HIGH_WATER;
+            let room = !backed_up
+                && session.queue_is_empty()
+                && (qos == QoS::AtMostOnce
+                    || session.window_open(self.settings.max_inflight_bytes));
+            if room {
+                let mut send = Send {
+                    qos,
+                    retain,
+                    dup: false,
+                    packet_id: 0,
+                    sub_ids: sub_ids.as_slice(),
+                    mount: self.settings.mount(link.listener),
+                };
+                if !fits(link, msg, &send, now) {
+                    self.dropped_for(sid, DropCause::TooLarge);
                     return;
                 }
+                if qos != QoS::AtMostOnce {
+                    send.packet_id = session.next_packet_id();
+                }
+                write_publish(link, msg, &send, now);
+                mark_dirty(&mut self.dirty, lid, link);
+                self.stats.messages_sent += 1;
+                if qos != QoS::AtMostOnce {
+                    let packet_id = send.packet_id;
+                    let q = Queued {
+                        msg: msg.clone(),
+                        qos,
+                        retain,
+                        sub_ids,
+                    };
+                    session.push_inflight(packet_id, q, Some(now));
+                    if session.inflight_len() == 1 {
+                        self.schedule_retry(sid, now);
+                    }
+                }
+                return;
             }
-            None if qos == QoS::AtMostOnce && !self.settings.queue_qos0 => return,
-            None => {}
+            if backed_up {
+                if let Some(v5) = link.v5.as_deref_mut().filter(|v| v.blocked_since == 0) {
+                    v5.blocked_since = super::uptime_secs(self.started, now);
+                }
+            }
+        } else if qos == QoS::AtMostOnce && !self.settings.queue_qos0 {
+            return;
         }
+        self.enqueue_for(sid, msg, qos, retain, sub_ids, now);
+    }
+
+    /// The part of [`Broker::deliver`] off the hot path: `msg` waits in
+    /// session `sid`'s queue, within its bounds.
+    #[inline(never)]
+    fn enqueue_for(
+        &mut self,
+        sid: usize,
+        msg: &SharedMessage,
+        qos: QoS,
+        retain: bool,
+        sub_ids: SubIds,
+        now: Instant,
+    ) {
+        let limits = self.settings.limits;
         let q = Queued {
             msg: msg.clone(),
             qos,
             retain,
             sub_ids,
         };
-        match session.enqueue(q, &limits) {
+        match self.sessions[sid].enqueue(q, &limits) {
             Enqueued::Yes => {}
             Enqueued::EvictedQos0 | Enqueued::Dropped => {
-                let why = format!(
-                    "queue full (max_queued_messages {}, max_queued_bytes {})",
-                    limits.max_queued, limits.max_queued_bytes
-                );
-                self.dropped_for(sid, &why);
+                self.dropped_for(sid, DropCause::QueueFull);
                 self.note_overflow(sid, now);
             }
         }
@@ -334,7 +357,7 @@ impl<T> Broker<T> {
             }
         }
         for _ in 0..too_large {
-            self.dropped_for(sid, "message larger than its Maximum Packet Size");
+            self.dropped_for(sid, DropCause::TooLarge);
         }
     }
 

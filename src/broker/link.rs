@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use bytes::BytesMut;
 
@@ -40,7 +39,9 @@ pub struct Link<T> {
     /// Whether the event loop has asked for WRITABLE events.
     pub write_interest: bool,
     pub peer: SocketAddr,
-    pub(super) last_rx: Instant,
+    /// When a packet last arrived, in milliseconds since the broker
+    /// started (half the size of an `Instant`).
+    pub(super) last_rx: u64,
     pub(super) generation: u32,
     /// The session index, once `Connected`.
     pub(super) session: u32,
@@ -171,7 +172,7 @@ impl<T> Link<T> {
         peer: SocketAddr,
         listener: u16,
         generation: u32,
-        now: Instant,
+        last_rx: u64,
     ) -> Link<T> {
         Link {
             io,
@@ -185,7 +186,7 @@ impl<T> Link<T> {
             protocol: Protocol::V311,
             session: u32::MAX,
             keep_alive: 0,
-            last_rx: now,
+            last_rx,
             dirty: false,
             v5: None,
         }

@@ -280,9 +280,13 @@ impl<T> Broker<T> {
         }
         let generation = self.generation();
         let listener = u16::try_from(listener).unwrap_or(u16::MAX);
-        let id = self
-            .links
-            .insert(Link::new(io, peer, listener, generation, now));
+        let id = self.links.insert(Link::new(
+            io,
+            peer,
+            listener,
+            generation,
+            millis_since(self.started, now),
+        ));
         self.timers.schedule(
             now + self.settings.connect_timeout,
             Timer::ConnectTimeout {
@@ -329,7 +333,7 @@ impl<T> Broker<T> {
                     break;
                 }
                 Ok(codec::Check::Ready { total }) => {
-                    link.last_rx = now;
+                    link.last_rx = millis_since(self.started, now);
                     let frame = link.rx.split_to(total);
                     self.stats.bytes_received += total as u64;
                     let protocol = link.protocol;
@@ -509,7 +513,9 @@ impl<T> Broker<T> {
                 let Some(l) = self.live_link(link, generation) else {
                     return;
                 };
-                let deadline = l.last_rx + keep_alive_window(l.keep_alive);
+                let deadline = self.started
+                    + Duration::from_millis(l.last_rx)
+                    + keep_alive_window(l.keep_alive);
                 if now >= deadline {
                     if l.protocol.is_v5() {
                         self.send_disconnect(
@@ -592,6 +598,11 @@ impl<T> Broker<T> {
 /// 1.5 k seconds of silence [MQTT-3.1.2-24].
 fn keep_alive_window(k: u16) -> Duration {
     Duration::from_millis(u64::from(k) * 1500)
+}
+
+/// Milliseconds from `started` to `now`.
+fn millis_since(started: Instant, now: Instant) -> u64 {
+    u64::try_from(now.saturating_duration_since(started).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Whole seconds from `started` to `now`, plus one, so that 0 can mean

@@ -23,6 +23,7 @@ pub(super) struct Send<'a> {
 }
 
 /// The topic a client of a listener with mount point `mount` sees.
+#[inline]
 pub(super) fn client_topic<'t>(topic: &'t str, mount: &str) -> &'t str {
     if mount.is_empty() {
         // The usual case, on the hot path: not even a zero-length compare.
@@ -35,6 +36,7 @@ pub(super) fn client_topic<'t>(topic: &'t str, mount: &str) -> &'t str {
 /// when the PUBLISH would exceed the client's Maximum Packet Size, so the
 /// server must not send it to that client [MQTT-3.1.2-25]. Sized with the
 /// whole topic (an alias could only make it shorter).
+#[inline(always)]
 pub(super) fn fits<T>(link: &Link<T>, msg: &Message, send: &Send<'_>, now: Instant) -> bool {
     let Some(v5) = link.v5.as_deref() else {
         return true;
@@ -47,6 +49,7 @@ pub(super) fn fits<T>(link: &Link<T>, msg: &Message, send: &Send<'_>, now: Insta
     total <= v5.max_packet as usize
 }
 
+#[inline(always)]
 fn header<'a>(
     msg: &'a Message,
     send: &Send<'a>,
@@ -70,6 +73,9 @@ fn header<'a>(
 
 /// Appends one PUBLISH of `msg` to the link's output: the header encoded
 /// for this client, then the shared payload.
+// Inlined into its three callers: a call per subscriber copy is measurable
+// in fan-out (callgrind).
+#[inline(always)]
 pub(super) fn write_publish<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_>, now: Instant) {
     let topic = client_topic(&msg.topic, send.mount);
     let (topic, alias) = match link.v5.as_deref_mut() {

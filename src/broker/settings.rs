@@ -80,12 +80,14 @@ impl Settings {
     /// The policy of listener `listener` (the first one for an unknown
     /// index, which only tests produce). `Broker::new` makes sure there is
     /// at least one.
+    #[inline]
     pub fn listener(&self, listener: u16) -> &ListenerPolicy {
         let i = usize::from(listener);
         self.listeners.get(i).unwrap_or(&self.listeners[0])
     }
 
     /// The mount point of listener `listener`, "" for none.
+    #[inline]
     pub fn mount(&self, listener: u16) -> &str {
         self.listener(listener).mount_point.as_deref().unwrap_or("")
     }
