@@ -10,7 +10,7 @@ use log::{debug, warn};
 use super::link::mark_dirty;
 use super::outbound::{fits, write_publish, Send};
 use super::{Broker, Subscription, Timer};
-use crate::codec::{self, Ack, Packet, QoS};
+use crate::codec::{self, QoS};
 use crate::session::{Enqueued, OutState, Queued, SharedMessage, SubIds};
 
 /// Output queued on one connection above which further messages wait in the
@@ -409,8 +409,10 @@ impl<T> Broker<T> {
                     write_publish(link, &f.msg, &send, now);
                     self.stats.messages_sent += 1;
                 }
-                OutState::Released => codec::encode(
-                    &Packet::PubRel(Ack::new(f.packet_id)),
+                OutState::Released => codec::encode_plain_ack(
+                    codec::AckKind::PubRel,
+                    f.packet_id,
+                    0,
                     link.protocol,
                     link.tx.staging(),
                 ),

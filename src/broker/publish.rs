@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use log::{debug, warn};
 
+use super::link::mark_dirty;
 use super::{Broker, CloseCause};
-use crate::codec::{reason, Ack, ByteStr, Packet, Publish, QoS};
+use crate::codec::{encode_plain_ack, reason, Ack, AckKind, ByteStr, Publish, QoS};
 use crate::session::{Message, SharedMessage};
 use crate::topic::valid_topic_name;
 
@@ -23,11 +24,11 @@ impl<T> Broker<T> {
         self.close_link(id, CloseCause::Protocol(why), now);
     }
 
-    /// Resolves the MQTT 5 Topic Alias of an inbound PUBLISH [MQTT-3.3.2-7..
-    /// MQTT-3.3.2-12]: an alias with a topic (re)binds it, an alias with an
-    /// empty topic uses the binding. Returns the topic, or the reason code
-    /// and cause of the protocol violation.
-    fn inbound_topic(&mut self, id: usize, p: &Publish) -> Result<ByteStr, (u8, String)> {
+    /// Resolves the MQTT 5 Topic Alias of an inbound PUBLISH in place
+    /// [MQTT-3.3.2-7..MQTT-3.3.2-12]: an alias with a topic (re)binds it, an
+    /// alias with an empty topic uses the binding. `Err` carries the reason
+    /// code and cause of the protocol violation.
+    fn resolve_topic(&mut self, id: usize, p: &mut Publish) -> Result<(), (u8, String)> {
         let max = self
             .settings
             .listener(self.links[id].listener)
@@ -39,7 +40,7 @@ impl<T> Broker<T> {
                     "PUBLISH with an empty topic and no topic alias".into(),
                 ));
             }
-            return Ok(p.topic.clone());
+            return Ok(());
         };
         if alias == 0 || alias > max {
             return Err((
@@ -48,12 +49,15 @@ impl<T> Broker<T> {
             ));
         }
         let Some(v5) = self.links[id].v5.as_deref_mut() else {
-            return Ok(p.topic.clone());
+            return Ok(());
         };
         let slot = usize::from(alias - 1);
         if p.topic.is_empty() {
             return match v5.inbound.get(slot) {
-                Some(Some(topic)) => Ok(topic.clone()),
+                Some(Some(topic)) => {
+                    p.topic = topic.clone();
+                    Ok(())
+                }
                 _ => Err((
                     reason::PROTOCOL_ERROR,
                     format!("topic alias {alias} used before it was set"),
@@ -64,11 +68,11 @@ impl<T> Broker<T> {
             v5.inbound.resize(slot + 1, None);
         }
         v5.inbound[slot] = Some(p.topic.compact());
-        Ok(p.topic.clone())
+        Ok(())
     }
 
     /// PUBLISH from a client.
-    pub(super) fn handle_publish(&mut self, id: usize, p: Publish, now: Instant) {
+    pub(super) fn handle_publish(&mut self, id: usize, mut p: Publish, now: Instant) {
         self.stats.messages_received += 1;
         let (sid, protocol, listener) = {
             let l = &self.links[id];
@@ -79,17 +83,14 @@ impl<T> Broker<T> {
             self.protocol_violation(id, reason::PROTOCOL_ERROR, why.into(), now);
             return;
         }
-        let topic = match self.inbound_topic(id, &p) {
-            Ok(topic) => topic,
-            Err((code, why)) => {
-                self.protocol_violation(id, code, why, now);
-                return;
-            }
-        };
-        if !valid_topic_name(&topic) {
+        if let Err((code, why)) = self.resolve_topic(id, &mut p) {
+            self.protocol_violation(id, code, why, now);
+            return;
+        }
+        if !valid_topic_name(&p.topic) {
             let why = format!(
                 "invalid topic name {:?} in PUBLISH [MQTT-3.3.2-2]",
-                topic.as_str()
+                p.topic.as_str()
             );
             self.protocol_violation(id, reason::TOPIC_NAME_INVALID, why, now);
             return;
@@ -99,7 +100,11 @@ impl<T> Broker<T> {
             self.protocol_violation(id, reason::RETAIN_NOT_SUPPORTED, why.into(), now);
             return;
         }
-        let fwd = forwarded(&p.properties.passthrough);
+        let fwd = if p.properties.passthrough.is_empty() {
+            Forwarded::default()
+        } else {
+            forwarded(&p.properties.passthrough)
+        };
         if fwd.response_topic.is_some_and(|t| !valid_topic_name(t)) {
             let why = "Response Topic is not a topic name [MQTT-3.3.2-14]";
             self.protocol_violation(id, reason::PROTOCOL_ERROR, why.into(), now);
@@ -119,8 +124,8 @@ impl<T> Broker<T> {
             // The receiver may check a payload said to be UTF-8; midge
             // drops it and tells a QoS 1/2 publisher (0x99).
             warn!(
-                "client {}: dropped PUBLISH to {topic}: Payload Format Indicator 1 but the payload is not UTF-8",
-                self.sessions[sid].client_id
+                "client {}: dropped PUBLISH to {}: Payload Format Indicator 1 but the payload is not UTF-8",
+                self.sessions[sid].client_id, p.topic
             );
             self.stats.publish_dropped += 1;
             let why = "payload is not UTF-8 as its Payload Format Indicator says";
@@ -128,14 +133,14 @@ impl<T> Broker<T> {
                 QoS::AtMostOnce => {}
                 QoS::AtLeastOnce => self.send_refusal(
                     id,
-                    Packet::PubAck,
+                    AckKind::PubAck,
                     p.packet_id,
                     reason::PAYLOAD_FORMAT_INVALID,
                     why,
                 ),
                 QoS::ExactlyOnce => self.send_refusal(
                     id,
-                    Packet::PubRec,
+                    AckKind::PubRec,
                     p.packet_id,
                     reason::PAYLOAD_FORMAT_INVALID,
                     why,
@@ -150,7 +155,7 @@ impl<T> Broker<T> {
             warn!(
                 "client {}: dropped PUBLISH to {} of {} bytes (message_size_limit {limit})",
                 self.sessions[sid].client_id,
-                topic,
+                p.topic,
                 p.payload.len()
             );
         }
@@ -163,7 +168,7 @@ impl<T> Broker<T> {
                     "client {}: duplicate QoS 2 PUBLISH id {} not delivered again",
                     session.client_id, p.packet_id
                 );
-                self.send_ack(id, Packet::PubRec, p.packet_id, reason::SUCCESS);
+                self.send_ack(id, AckKind::PubRec, p.packet_id, reason::SUCCESS);
                 return;
             }
             // Our Receive Maximum is the in-flight window we announced.
@@ -179,8 +184,8 @@ impl<T> Broker<T> {
         }
         let kind = match p.qos {
             QoS::AtMostOnce => None,
-            QoS::AtLeastOnce => Some(Packet::PubAck as fn(Ack) -> Packet),
-            QoS::ExactlyOnce => Some(Packet::PubRec as fn(Ack) -> Packet),
+            QoS::AtLeastOnce => Some(AckKind::PubAck),
+            QoS::ExactlyOnce => Some(AckKind::PubRec),
         };
         let packet_id = p.packet_id;
         if !protocol.is_v5() {
@@ -189,7 +194,7 @@ impl<T> Broker<T> {
                 self.send_ack(id, kind, packet_id, reason::SUCCESS);
             }
             if !oversized {
-                let msg = self.inbound_message(p, topic, listener, now);
+                let msg = self.inbound_message(p, listener, now);
                 self.publish_message(msg, Some(sid), now);
             }
             return;
@@ -205,7 +210,7 @@ impl<T> Broker<T> {
         }
         // 5.0: routed first, so the acknowledgement can say whether anyone
         // subscribed (0x10), as Mosquitto 2.0 does.
-        let msg = self.inbound_message(p, topic, listener, now);
+        let msg = self.inbound_message(p, listener, now);
         let matched = self.publish_message(msg, Some(sid), now);
         if let Some(kind) = kind {
             let code = if matched {
@@ -219,10 +224,10 @@ impl<T> Broker<T> {
 
     /// The message an accepted PUBLISH becomes: its topic under the
     /// listener's mount point, its expiry as a deadline.
-    fn inbound_message(&self, p: Publish, topic: ByteStr, listener: u16, now: Instant) -> Message {
+    fn inbound_message(&self, p: Publish, listener: u16, now: Instant) -> Message {
         let topic = match self.settings.listener(listener).mount_point.as_deref() {
-            Some(mount) => ByteStr::from(format!("{mount}{topic}")),
-            None => topic,
+            Some(mount) => ByteStr::from(format!("{mount}{}", p.topic)),
+            None => p.topic,
         };
         Message {
             topic,
@@ -234,19 +239,12 @@ impl<T> Broker<T> {
         }
     }
 
-    pub(super) fn send_ack(
-        &mut self,
-        id: usize,
-        kind: fn(Ack) -> Packet,
-        packet_id: u16,
-        reason: u8,
-    ) {
-        let ack = Ack {
-            packet_id,
-            reason,
-            ..Ack::default()
-        };
-        self.send_packet(id, &kind(ack));
+    /// An acknowledgement without properties to link `id`.
+    pub(super) fn send_ack(&mut self, id: usize, kind: AckKind, packet_id: u16, reason: u8) {
+        if let Some(link) = self.links.get_mut(id) {
+            encode_plain_ack(kind, packet_id, reason, link.protocol, link.tx.staging());
+            mark_dirty(&mut self.dirty, id, link);
+        }
     }
 
     /// A PUBACK or PUBREC refusing a message, with `why` as its Reason
@@ -255,7 +253,7 @@ impl<T> Broker<T> {
     fn send_refusal(
         &mut self,
         id: usize,
-        kind: fn(Ack) -> Packet,
+        kind: AckKind,
         packet_id: u16,
         code: u8,
         why: &'static str,
@@ -271,7 +269,7 @@ impl<T> Broker<T> {
                 ..Default::default()
             },
         };
-        self.send_packet(id, &kind(ack));
+        self.send_packet(id, &kind.packet(ack));
     }
 
     /// Stores (or clears) the retained message of a topic when the message
@@ -341,7 +339,7 @@ impl<T> Broker<T> {
             return;
         }
         if self.sessions[sid].pubrec(packet_id, now) {
-            self.send_ack(id, Packet::PubRel, packet_id, reason::SUCCESS);
+            self.send_ack(id, AckKind::PubRel, packet_id, reason::SUCCESS);
         } else {
             debug!(
                 "client {}: PUBREC for unknown packet id {packet_id}",
@@ -350,7 +348,7 @@ impl<T> Broker<T> {
             if self.links[id].protocol.is_v5() {
                 self.send_ack(
                     id,
-                    Packet::PubRel,
+                    AckKind::PubRel,
                     packet_id,
                     reason::PACKET_IDENTIFIER_NOT_FOUND,
                 );
@@ -368,7 +366,7 @@ impl<T> Broker<T> {
         } else {
             reason::PACKET_IDENTIFIER_NOT_FOUND
         };
-        self.send_ack(id, Packet::PubComp, packet_id, code);
+        self.send_ack(id, AckKind::PubComp, packet_id, code);
     }
 
     pub(super) fn handle_pubcomp(&mut self, id: usize, packet_id: u16, now: Instant) {

@@ -251,6 +251,54 @@ fn encode_connect(c: &Connect, out: &mut BytesMut) {
     });
 }
 
+/// Which of the four acknowledgements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckKind {
+    PubAck,
+    PubRec,
+    PubRel,
+    PubComp,
+}
+
+impl AckKind {
+    /// The packet, for acknowledgements that carry properties.
+    pub fn packet(self, ack: Ack) -> Packet {
+        match self {
+            AckKind::PubAck => Packet::PubAck(ack),
+            AckKind::PubRec => Packet::PubRec(ack),
+            AckKind::PubRel => Packet::PubRel(ack),
+            AckKind::PubComp => Packet::PubComp(ack),
+        }
+    }
+
+    fn first_byte(self) -> u8 {
+        match self {
+            AckKind::PubAck => 0x40,
+            AckKind::PubRec => 0x50,
+            AckKind::PubRel => 0x62,
+            AckKind::PubComp => 0x70,
+        }
+    }
+}
+
+/// Appends an acknowledgement without properties, the broker's usual one,
+/// straight from its fields (no `Properties` to build, compare and drop
+/// per message): the same bytes [`encode`] writes for it.
+pub fn encode_plain_ack(
+    kind: AckKind,
+    packet_id: u16,
+    reason: u8,
+    protocol: Protocol,
+    out: &mut BytesMut,
+) {
+    let [hi, lo] = packet_id.to_be_bytes();
+    if protocol.is_v5() && reason != 0 {
+        out.put_slice(&[kind.first_byte(), 3, hi, lo, reason]);
+    } else {
+        out.put_slice(&[kind.first_byte(), 2, hi, lo]);
+    }
+}
+
 /// PUBACK, PUBREC, PUBREL or PUBCOMP, in the shortest 5.0 form that keeps
 /// the reason code and properties.
 fn encode_ack(out: &mut BytesMut, first: u8, ack: &Ack, v5: bool) {

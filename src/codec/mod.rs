@@ -34,6 +34,8 @@ mod tests_v5_fuzz;
 mod tests_v5_props;
 
 pub use decode::{check, decode, Check, DecodeError};
-pub use encode::{encode, encode_publish_header, publish_header_len, PublishHeader};
+pub use encode::{
+    encode, encode_plain_ack, encode_publish_header, publish_header_len, AckKind, PublishHeader,
+};
 pub use properties::{id as property_id, Properties, PublishProperties};
 pub use types::*;

@@ -445,3 +445,30 @@ fn pings_5_have_no_body() {
     fixture(b"\xd0\x00", V5, Packet::PingResp);
     assert!(dec(b"\xc0\x01\x00", V5).is_err());
 }
+
+#[test]
+fn plain_ack_writes_what_encode_writes() {
+    use super::{encode, encode_plain_ack, AckKind};
+    use bytes::BytesMut;
+    for protocol in [Protocol::V31, Protocol::V311, Protocol::V5] {
+        for kind in [
+            AckKind::PubAck,
+            AckKind::PubRec,
+            AckKind::PubRel,
+            AckKind::PubComp,
+        ] {
+            for reason in [0u8, 0x10, 0x92] {
+                let mut fast = BytesMut::new();
+                encode_plain_ack(kind, 0x1234, reason, protocol, &mut fast);
+                let ack = Ack {
+                    packet_id: 0x1234,
+                    reason: if protocol.is_v5() { reason } else { 0 },
+                    ..Ack::default()
+                };
+                let mut full = BytesMut::new();
+                encode(&kind.packet(ack), protocol, &mut full);
+                assert_eq!(fast, full, "{kind:?} {reason:#x} {protocol}");
+            }
+        }
+    }
+}
