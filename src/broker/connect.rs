@@ -258,7 +258,8 @@ impl<T> Broker<T> {
                 max_packet: c.properties.maximum_packet_size.unwrap_or(u32::MAX),
                 problem_info: c.properties.request_problem_information != Some(0),
                 inbound: Vec::new(),
-                outbound: Default::default(),
+                outbound: Vec::new(),
+                recent: 0,
                 out_max: c
                     .properties
                     .topic_alias_maximum

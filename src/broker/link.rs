@@ -1,8 +1,6 @@
 //! One network connection as the broker sees it: its buffers, its state,
 //! and what the peer negotiated in CONNECT.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 
 use bytes::BytesMut;
@@ -66,8 +64,12 @@ pub(super) struct V5Link {
     /// Inbound aliases: slot `alias - 1` holds its topic (compact copies),
     /// grown on use up to the listener's `max_topic_alias`.
     pub inbound: Vec<Option<ByteStr>>,
-    /// Outbound aliases by topic, assigned first come, first served.
-    pub outbound: HashMap<Box<str>, u16, BuildHasherDefault<Fnv>>,
+    /// Outbound aliases, assigned first come, first served: entry `i` is
+    /// the topic of alias `i + 1`.
+    pub outbound: Vec<Box<str>>,
+    /// The entry of `outbound` used last: consecutive messages mostly share
+    /// their topic, so it is compared first.
+    pub recent: usize,
     /// How many outbound aliases may be assigned: the client's Topic Alias
     /// Maximum, at most [`OUT_ALIAS_CAP`].
     pub out_max: u16,
@@ -81,43 +83,29 @@ impl V5Link {
     /// The outbound form of `topic`: the topic and a new alias the first
     /// time (while aliases are left), the alias alone with an empty topic
     /// afterwards, the topic alone once aliases ran out.
+    ///
+    /// The table is at most [`OUT_ALIAS_CAP`] entries, so a scan (after the
+    /// most recent entry) costs less than hashing the topic for every
+    /// subscriber copy, as a hash map would.
     pub fn alias_for<'t>(&mut self, topic: &'t str) -> (&'t str, Option<u16>) {
         if self.out_max == 0 {
             return (topic, None);
         }
-        if let Some(&alias) = self.outbound.get(topic) {
-            return ("", Some(alias));
+        let found = match self.outbound.get(self.recent) {
+            Some(t) if **t == *topic => Some(self.recent),
+            _ => self.outbound.iter().position(|t| **t == *topic),
+        };
+        if let Some(i) = found {
+            self.recent = i;
+            return ("", Some(i as u16 + 1));
         }
-        let next = self.outbound.len() as u16;
-        if next >= self.out_max {
+        let next = self.outbound.len();
+        if next >= usize::from(self.out_max) {
             return (topic, None);
         }
-        self.outbound.insert(topic.into(), next + 1);
-        (topic, Some(next + 1))
-    }
-}
-
-/// FNV-1a: a fast hash for the small, bounded outbound alias table (a
-/// flood of colliding topics cannot grow it past [`OUT_ALIAS_CAP`]).
-#[derive(Default)]
-pub struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
+        self.outbound.push(topic.into());
+        self.recent = next;
+        (topic, Some(next as u16 + 1))
     }
 }
 

@@ -133,32 +133,51 @@ pub fn encode(packet: &Packet, protocol: Protocol, out: &mut BytesMut) {
 /// header (its remaining length counts `payload_len`), the topic, the
 /// packet identifier (QoS > 0 only) and, for MQTT 5, the properties. Called
 /// once per subscriber; the shared payload is appended after it.
+///
+/// It runs once per subscriber copy: the property length is worked out
+/// once, fixed-size fields go as fixed-size slices, and empty ones cost
+/// no copy call.
 pub fn encode_publish_header(header: &PublishHeader<'_>, protocol: Protocol, out: &mut BytesMut) {
-    let variable = publish_variable_len(header, protocol);
+    let v5 = protocol.is_v5();
+    let props = if v5 {
+        publish_properties_len(header)
+    } else {
+        0
+    };
+    let qos_on = header.qos != QoS::AtMostOnce;
+    let mut variable = 2 + header.topic.len() + if qos_on { 2 } else { 0 };
+    if v5 {
+        variable += varint_len(props) + props;
+    }
     out.reserve(5 + variable);
     out.put_u8(
         0x30 | (u8::from(header.dup) << 3) | ((header.qos as u8) << 1) | u8::from(header.retain),
     );
     put_varint(out, variable + header.payload_len);
-    put_binary(out, header.topic.as_bytes());
-    if header.qos != QoS::AtMostOnce {
+    out.put_u16(header.topic.len() as u16);
+    if !header.topic.is_empty() {
+        out.put_slice(header.topic.as_bytes());
+    }
+    if qos_on {
         out.put_u16(header.packet_id);
     }
-    if protocol.is_v5() {
-        put_varint(out, publish_properties_len(header));
+    if v5 {
+        put_varint(out, props);
         if let Some(expiry) = header.message_expiry {
-            out.put_u8(id::MESSAGE_EXPIRY_INTERVAL);
-            out.put_u32(expiry);
+            let [a, b, c, d] = expiry.to_be_bytes();
+            out.put_slice(&[id::MESSAGE_EXPIRY_INTERVAL, a, b, c, d]);
         }
         if let Some(alias) = header.topic_alias {
-            out.put_u8(id::TOPIC_ALIAS);
-            out.put_u16(alias);
+            let [a, b] = alias.to_be_bytes();
+            out.put_slice(&[id::TOPIC_ALIAS, a, b]);
         }
         for &sub_id in header.subscription_ids {
             out.put_u8(id::SUBSCRIPTION_IDENTIFIER);
             put_varint(out, sub_id as usize);
         }
-        out.put_slice(header.passthrough);
+        if !header.passthrough.is_empty() {
+            out.put_slice(header.passthrough);
+        }
     }
 }
 

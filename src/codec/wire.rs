@@ -178,11 +178,20 @@ pub(crate) fn write_varint(mut value: usize, buf: &mut [u8; 4]) -> usize {
     n
 }
 
-/// Appends `value` as a variable byte integer.
+/// Appends `value` as a variable byte integer. The one- and two-byte
+/// forms, which nearly every length takes, are written as fixed-size
+/// stores rather than a copy of a variable-length slice.
+#[inline]
 pub(crate) fn put_varint(out: &mut BytesMut, value: usize) {
-    let mut buf = [0u8; 4];
-    let n = write_varint(value, &mut buf);
-    out.put_slice(&buf[..n]);
+    if value < 0x80 {
+        out.put_u8(value as u8);
+    } else if value < 0x4000 {
+        out.put_slice(&[(value & 0x7F) as u8 | 0x80, (value >> 7) as u8]);
+    } else {
+        let mut buf = [0u8; 4];
+        let n = write_varint(value, &mut buf);
+        out.put_slice(&buf[..n]);
+    }
 }
 
 /// Appends binary data or a string with its 16-bit length.
