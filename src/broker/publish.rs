@@ -29,10 +29,6 @@ impl<T> Broker<T> {
     /// alias with an empty topic uses the binding. `Err` carries the reason
     /// code and cause of the protocol violation.
     fn resolve_topic(&mut self, id: usize, p: &mut Publish) -> Result<(), (u8, String)> {
-        let max = self
-            .settings
-            .listener(self.links[id].listener)
-            .max_topic_alias;
         let Some(alias) = p.properties.topic_alias else {
             if p.topic.is_empty() {
                 return Err((
@@ -42,6 +38,10 @@ impl<T> Broker<T> {
             }
             return Ok(());
         };
+        let max = self
+            .settings
+            .listener(self.links[id].listener)
+            .max_topic_alias;
         if alias == 0 || alias > max {
             return Err((
                 reason::TOPIC_ALIAS_INVALID,
