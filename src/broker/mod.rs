@@ -317,6 +317,7 @@ impl<T> Broker<T> {
     /// reason code where the protocol has one) and affect no one else.
     pub fn process_input(&mut self, id: usize, now: Instant) {
         let max = self.settings.max_packet_size;
+        let now_ms = millis_since(self.started, now);
         loop {
             let Some(link) = self.links.get_mut(id) else {
                 return;
@@ -333,7 +334,7 @@ impl<T> Broker<T> {
                     break;
                 }
                 Ok(codec::Check::Ready { total }) => {
-                    link.last_rx = millis_since(self.started, now);
+                    link.last_rx = now_ms;
                     let frame = link.rx.split_to(total);
                     self.stats.bytes_received += total as u64;
                     let protocol = link.protocol;
