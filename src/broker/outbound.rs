@@ -79,8 +79,8 @@ fn header<'a>(
 pub(super) fn write_publish<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_>, now: Instant) {
     let topic = client_topic(&msg.topic, send.mount);
     let (topic, alias) = match link.v5.as_deref_mut() {
-        Some(v5) => v5.alias_for(topic),
-        None => (topic, None),
+        Some(v5) if v5.out_max > 0 => v5.alias_for(topic),
+        _ => (topic, None),
     };
     let header = header(msg, send, topic, alias, now);
     encode_publish_header(&header, link.protocol, link.tx.staging());
