@@ -875,6 +875,11 @@ fn decode_publish_properties(
     r: &mut Reader<'_>,
     ctx: u8,
 ) -> Result<(PublishProperties, u32), DecodeError> {
+    // Most messages carry no property at all: one zero length byte.
+    if r.peek() == Some(0) {
+        r.u8()?;
+        return Ok((PublishProperties::default(), 0));
+    }
     let frame = r.frame();
     let again = r.clone();
     let mut p = PublishProperties::default();

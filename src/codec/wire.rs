@@ -87,6 +87,15 @@ impl<'a> Reader<'a> {
         self.skip(usize::from(n))
     }
 
+    /// The next byte, without reading it.
+    pub(crate) fn peek(&self) -> Option<u8> {
+        if self.pos < self.end {
+            self.frame.get(self.pos).copied()
+        } else {
+            None
+        }
+    }
+
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         let s = self.take(1)?;
         Ok(s[0])
