@@ -17,6 +17,7 @@
 mod decode;
 mod encode;
 mod properties;
+mod props_decode;
 mod types;
 mod wire;
 
