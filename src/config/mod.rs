@@ -26,6 +26,7 @@
 //! - values are checked strictly (`12abc` is not 12), and a duplicate
 //!   listener is refused when parsed rather than when bound.
 
+mod not_yet;
 mod parse;
 #[cfg(test)]
 mod tests;
