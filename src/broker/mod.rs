@@ -14,7 +14,7 @@
 //! tests); the broker never touches it.
 
 mod connect;
-pub(crate) mod deliver;
+mod deliver;
 mod expiry;
 mod link;
 mod outbound;
