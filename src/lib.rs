@@ -12,10 +12,14 @@
 //!   sockets.
 //! - [`server`]: the mio event loop that connects the broker to sockets.
 //! - [`config`]: command line and mosquitto.conf-style config file.
+//! - `fuzz` (tests and `cargo fuzz` only): the fuzz targets.
 
 pub mod broker;
 pub mod codec;
 pub mod config;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod outbuf;
 pub mod server;
 pub mod session;

@@ -13,6 +13,8 @@
 //! `T` is the transport a link carries (a `TcpStream` in the server, `()` in
 //! tests); the broker never touches it.
 
+#[cfg(any(test, fuzzing))]
+mod audit;
 mod connect;
 mod deliver;
 mod expiry;
@@ -40,6 +42,8 @@ use crate::session::{self, Session, SharedMessage, SubIds};
 use crate::timer::TimerWheel;
 use crate::topic::{RetainedStore, TopicTree};
 
+#[cfg(any(test, fuzzing))]
+pub use audit::SessionView;
 pub use deliver::TX_HIGH_WATER;
 pub use link::{Link, RxBuf};
 pub use settings::{ListenerPolicy, Settings, MQTT_MAX_PACKET};
@@ -359,7 +363,13 @@ impl<T> Broker<T> {
 
     fn decode_failed(&mut self, id: usize, e: DecodeError, now: Instant) {
         if let DecodeError::UnsupportedProtocol { .. } = e {
-            self.refuse_protocol(id, &e, now);
+            if self.links[id].state == LinkState::AwaitConnect {
+                self.refuse_protocol(id, &e, now);
+            } else {
+                // A CONNECT on a connected link, whatever protocol it names:
+                // no second CONNACK, and the link keeps its protocol.
+                self.second_connect(id, now);
+            }
             return;
         }
         if let Some(link) = self.links.get(id) {
@@ -385,11 +395,7 @@ impl<T> Broker<T> {
             return;
         }
         match packet {
-            Packet::Connect(_) => self.close_link(
-                id,
-                CloseCause::Protocol("second CONNECT [MQTT-3.1.0-2]".into()),
-                now,
-            ),
+            Packet::Connect(_) => self.second_connect(id, now),
             Packet::Publish(p) => self.handle_publish(id, p, now),
             Packet::PubAck(a) => self.handle_puback(id, a.packet_id, now),
             Packet::PubRec(a) => self.handle_pubrec(id, a, now),
@@ -413,6 +419,17 @@ impl<T> Broker<T> {
                 now,
             ),
         }
+    }
+
+    /// A second CONNECT is a protocol error [MQTT-3.1.0-2]: DISCONNECT
+    /// 0x82 to an MQTT 5 client, then the connection closes.
+    fn second_connect(&mut self, id: usize, now: Instant) {
+        self.protocol_violation(
+            id,
+            codec::reason::PROTOCOL_ERROR,
+            "second CONNECT [MQTT-3.1.0-2]".into(),
+            now,
+        );
     }
 
     /// Encodes `packet` onto link `id`'s output.

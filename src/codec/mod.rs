@@ -22,7 +22,7 @@ mod types;
 mod wire;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod tests_v5;
 #[cfg(test)]

@@ -1295,7 +1295,7 @@ fn publish_header_then_shared_payload_equals_whole_encoding() {
 
 // -------------------------------------------------------- fuzz and random
 
-pub(super) fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
+pub(crate) fn all_fixtures() -> Vec<(Vec<u8>, Protocol)> {
     vec![
         (connect_31_wire(), V31),
         (connect_311_wire(), V311),

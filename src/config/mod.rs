@@ -583,3 +583,16 @@ pub fn parse_str(name: &str, text: &str) -> Result<Config, ConfigError> {
     config.finish(&[]);
     Ok(config)
 }
+
+/// [`parse_str`] with `include_dir` directories read by `read_dir` instead
+/// of the file system (for the fuzzer).
+#[cfg(any(test, fuzzing))]
+pub(crate) fn parse_str_with(
+    name: &str,
+    text: &str,
+    read_dir: parse::ReadDir<'_>,
+) -> Result<Config, ConfigError> {
+    let mut config = parse::parse_raw_with(name, text, read_dir)?;
+    config.finish(&[]);
+    Ok(config)
+}

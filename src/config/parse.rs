@@ -127,8 +127,15 @@ struct DefaultListener {
     first_setting: Option<(Origin, String)>,
 }
 
+/// The `*.conf` files of an `include_dir` directory as (name, text), in
+/// the order they are read; an error is the message for the directive's
+/// line. [`read_conf_dir`] reads them from the file system; the fuzzer
+/// passes files of its own.
+pub(crate) type ReadDir<'a> = &'a dyn Fn(&Path) -> Result<Vec<(String, String)>, String>;
+
 /// Parser state across a file and its `include_dir` files.
-struct Parser {
+struct Parser<'a> {
+    read_dir: ReadDir<'a>,
     config: Config,
     default_listener: DefaultListener,
     /// Index in `config.listeners` of the listener being configured; `None`
@@ -162,7 +169,17 @@ pub(super) fn load_raw(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses `text` (named `name` in errors) without settling listeners.
 pub(super) fn parse_raw(name: &str, text: &str) -> Result<Config, ConfigError> {
+    parse_raw_with(name, text, &read_conf_dir)
+}
+
+/// [`parse_raw`], with `include_dir` directories read by `read_dir`.
+pub(crate) fn parse_raw_with(
+    name: &str,
+    text: &str,
+    read_dir: ReadDir<'_>,
+) -> Result<Config, ConfigError> {
     let mut parser = Parser {
+        read_dir,
         config: Config::default(),
         default_listener: DefaultListener::default(),
         current: None,
@@ -175,7 +192,7 @@ pub(super) fn parse_raw(name: &str, text: &str) -> Result<Config, ConfigError> {
     parser.finish()
 }
 
-impl Parser {
+impl Parser<'_> {
     /// Parses every line of one file; `depth` is 0 for the main file.
     fn text(&mut self, name: &str, text: &str, depth: usize) -> Result<(), ConfigError> {
         for (index, raw) in text.lines().enumerate() {
@@ -551,22 +568,8 @@ impl Parser {
         dir: &Path,
         depth: usize,
     ) -> Result<(), ConfigError> {
-        let cannot = |e: std::io::Error| {
-            line.error(format!("cannot read directory '{}': {e}", dir.display()))
-        };
-        let mut files = Vec::new();
-        for entry in fs::read_dir(dir).map_err(cannot)? {
-            let path = entry.map_err(cannot)?.path();
-            let is_conf = path.extension().is_some_and(|ext| ext == "conf");
-            if is_conf && path.is_file() {
-                files.push(path);
-            }
-        }
-        files.sort();
-        for path in files {
-            let name = path.display().to_string();
-            let text = fs::read_to_string(&path)
-                .map_err(|e| line.error(format!("cannot read '{name}': {e}")))?;
+        let files = (self.read_dir)(dir).map_err(|e| line.error(e))?;
+        for (name, text) in files {
             self.text(&name, &text, depth + 1)?;
         }
         Ok(())
@@ -666,4 +669,25 @@ fn expiration(text: &str) -> Option<Duration> {
     };
     let secs = count.checked_mul(secs_per_unit)?;
     (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+/// Reads the `*.conf` files of `dir`, sorted by name (see [`ReadDir`]).
+fn read_conf_dir(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let cannot = |e: std::io::Error| format!("cannot read directory '{}': {e}", dir.display());
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir).map_err(cannot)? {
+        let path = entry.map_err(cannot)?.path();
+        let is_conf = path.extension().is_some_and(|ext| ext == "conf");
+        if is_conf && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let name = path.display().to_string();
+        let text = fs::read_to_string(&path).map_err(|e| format!("cannot read '{name}': {e}"))?;
+        files.push((name, text));
+    }
+    Ok(files)
 }

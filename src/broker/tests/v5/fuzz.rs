@@ -94,3 +94,45 @@ fn v5_fuzz_seed_stream_is_accepted_whole() {
     );
     assert!(!h.is_open(link));
 }
+
+// ---- Findings of the coverage-guided fuzzer (fuzz/), as unit tests ----
+
+/// A CONNECT naming level 6 on a connected link.
+const CONNECT_LEVEL_6: &[u8] = b"\x10\x0d\x00\x04MQTT\x06\x02\x00\x3c\x00\x01x";
+
+/// Found by `fuzz/broker`: a connected client's second CONNECT naming an
+/// unsupported protocol was answered with a second CONNACK (0x01) and
+/// switched the link to 3.1.1 encoding, so the 5.0 client got bytes it
+/// could not decode. It is a second CONNECT, a protocol error whatever it
+/// names [MQTT-3.1.0-2].
+#[test]
+fn second_connect_with_unknown_protocol_is_a_protocol_error_mqtt_3_1_0_2() {
+    let mut h = Harness::new();
+    let link = v5_client(&mut h, "c5");
+    h.raw(link, CONNECT_LEVEL_6);
+    let got = h.recv(link);
+    assert!(
+        matches!(&got[..], [Packet::Disconnect(d)] if d.reason == reason::PROTOCOL_ERROR),
+        "{got:?}"
+    );
+    assert!(!h.is_open(link));
+
+    let old = h.client("c3", true);
+    h.raw(old, CONNECT_LEVEL_6);
+    assert_eq!(h.recv(old), Vec::<Packet>::new(), "no second CONNACK");
+    assert!(!h.is_open(old));
+}
+
+/// The plain second CONNECT gets the same DISCONNECT 0x82 in 5.0.
+#[test]
+fn second_connect_v5_gets_disconnect_protocol_error_mqtt_3_1_0_2() {
+    let mut h = Harness::new();
+    let link = v5_client(&mut h, "c5");
+    h.send(link, Packet::Connect(Box::new(connect5("c5", None, true))));
+    let got = h.recv(link);
+    assert!(
+        matches!(&got[..], [Packet::Disconnect(d)] if d.reason == reason::PROTOCOL_ERROR),
+        "{got:?}"
+    );
+    assert!(!h.is_open(link));
+}

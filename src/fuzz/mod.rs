@@ -1,0 +1,34 @@
+//! The fuzz targets: what each does with the fuzzer's bytes and what it
+//! checks. Compiled for tests and for `cargo fuzz` (which sets
+//! `--cfg fuzzing`); `fuzz/fuzz_targets/` holds the thin libFuzzer entry
+//! points, and [`replay`] runs every stored corpus input through the same
+//! functions inside `cargo test`, so a known input that breaks is a test
+//! failure without the fuzzer.
+//!
+//! A target panics when a property fails; libFuzzer saves the input.
+//! - [`codec`]: framing and decoding at protocol 3, 4 and 5; whatever
+//!   decodes must encode and decode to the same packet.
+//! - [`broker`]: several clients' bytes, fuzzer-chosen, with the clock
+//!   moving; the broker's invariants are audited after every step.
+//! - [`config`]: the config parser over a main file and `include_dir`
+//!   files.
+
+pub mod broker;
+pub mod codec;
+pub mod config;
+mod oracle;
+#[cfg(test)]
+mod replay;
+#[cfg(test)]
+mod seeds;
+
+/// A target: takes the fuzzer's bytes, panics when a property fails.
+pub type Target = fn(&[u8]);
+
+/// Every target by name, as `scripts/fuzz.sh` and the corpus folders name
+/// them.
+pub const TARGETS: [(&str, Target); 3] = [
+    ("codec", codec::run),
+    ("broker", broker::run),
+    ("config", config::run),
+];

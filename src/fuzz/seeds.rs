@@ -1,0 +1,169 @@
+//! The seed inputs of each target, made from the codec's spec fixtures and
+//! from scripted sessions, and a test that the stored corpus holds them.
+//! `MIDGE_FUZZ_WRITE_SEEDS=1 cargo test --lib fuzz::seeds` writes the ones
+//! missing (as `seed-<hash>`), after a change to the fixtures.
+
+use std::collections::HashSet;
+use std::fs;
+
+use super::replay::{corpus, corpus_dir};
+use crate::codec::Protocol;
+
+/// Codec seeds: the protocol selector, then a fixture; and per protocol
+/// all of its fixtures in one stream.
+fn codec_seeds() -> Vec<Vec<u8>> {
+    let fixtures = crate::codec::tests::all_fixtures();
+    let select = |p: Protocol| match p {
+        Protocol::V31 => 0u8,
+        Protocol::V311 => 1,
+        Protocol::V5 => 2,
+    };
+    let mut seeds: Vec<Vec<u8>> = fixtures
+        .iter()
+        .map(|(wire, p)| [&[select(*p)][..], wire].concat())
+        .collect();
+    for p in [Protocol::V31, Protocol::V311, Protocol::V5] {
+        let mut stream = vec![select(p)];
+        for (wire, _) in fixtures.iter().filter(|(_, q)| *q == p) {
+            stream.extend_from_slice(wire);
+        }
+        seeds.push(stream);
+    }
+    seeds
+}
+
+/// Template operation `kind`/`p` on slot `slot` (see `broker::run`).
+fn op(slot: u8, kind: u8, p: u8) -> [u8; 3] {
+    [(slot << 3) | 4, kind, p]
+}
+
+/// Broker seeds: scripted sessions in template operations, and one in raw
+/// bytes.
+fn broker_seeds() -> Vec<Vec<u8>> {
+    let read = |slot: u8| [(slot << 3) | 6];
+    // CONNECT p: version p%3, id (p>>2)&3, clean 0x10, will 0x20, expiry p>>6.
+    let v5_persistent = 2 | (1 << 6);
+    let mut scripts = Vec::new();
+    // QoS 2 both ways between a 5.0 and a 3.1.1 client, with a re-send.
+    scripts.push(
+        [
+            &[0x1bu8][..],
+            &op(0, 0, v5_persistent),
+            &op(0, 1, 1 | (2 << 3)),
+            &op(1, 0, 1 | (1 << 2) | 0x10),
+            &op(1, 3, 2 | (1 << 5)),
+            &op(1, 3, 2 | (1 << 5)),
+            &op(1, 6, 1 << 5),
+            &read(0),
+            &op(0, 5, 0),
+            &op(0, 7, 0),
+            &read(1),
+        ]
+        .concat(),
+    );
+    // A persistent 3.1.1 session that goes away, gets queued QoS 1
+    // messages and a will, and comes back.
+    scripts.push(
+        [
+            &[0x0du8][..],
+            &op(0, 0, 1 | 0x20),
+            &op(0, 1, 2 | (1 << 3)),
+            &[7],
+            &op(1, 0, 1 | (1 << 2) | 0x10),
+            &op(1, 3, 1 | (1 << 5)),
+            &op(1, 3, 1 | 0x04),
+            &[5, 40],
+            &op(0, 0, 1),
+            &read(0),
+            &op(0, 4, 0),
+        ]
+        .concat(),
+    );
+    // Shared subscriptions, topic aliases and expiry, with the clock moving.
+    scripts.push(
+        [
+            &[0x01u8][..],
+            &op(0, 0, 2 | 0x10),
+            &op(0, 1, 3 | (1 << 3)),
+            &op(1, 0, 2 | (1 << 2) | 0x10),
+            &op(1, 1, 7),
+            &op(2, 0, 2 | (2 << 2) | 0x30 | (2 << 6)),
+            &op(2, 3, 1 | 0x08 | 0x10),
+            &op(2, 3, 0x10),
+            &[5, 30],
+            &read(0),
+            &read(1),
+            &op(2, 9, 1),
+            &[5, 255],
+        ]
+        .concat(),
+    );
+    // The raw form of a 3.1.1 session, for byte-level mutation.
+    let mut wire = Vec::new();
+    for (bytes, _) in crate::codec::tests::all_fixtures()
+        .iter()
+        .filter(|(_, p)| *p == Protocol::V311)
+    {
+        wire.extend_from_slice(bytes);
+    }
+    let mut raw = vec![0x00u8];
+    for chunk in wire.chunks(63) {
+        raw.push(0);
+        raw.push(chunk.len() as u8);
+        raw.extend_from_slice(chunk);
+    }
+    raw.push(6);
+    scripts.push(raw);
+    scripts
+}
+
+/// Config seeds: a realistic file, one with listeners and include_dir
+/// files, and one per refused directive family.
+fn config_seeds() -> Vec<Vec<u8>> {
+    let plain = "# midge\nlistener 1883\nallow_anonymous true\nmax_inflight_messages 20\n\
+                 max_queued_messages 1000\nmax_queued_bytes 0\nmessage_size_limit 0\n\
+                 persistent_client_expiration 1d\nretry_interval 20\nsys_interval 10\n\
+                 log_type error\nlog_type warning\nlog_dest stdout\nmax_keepalive 65535\n";
+    let listeners = "per_listener_settings true\nlistener 1883 127.0.0.1\nmax_connections 10\n\
+                     mount_point a/\nmax_topic_alias 5\nmax_qos 1\nprotocol mqtt\n\
+                     listener 1884\nallow_zero_length_clientid false\ninclude_dir /etc/midge/conf.d\n\
+                     \0port 1885\nbind_address 127.0.0.1\n\0upgrade_outgoing_qos true\n\
+                     retain_available false\nmax_packet_size 2000\n";
+    let refused = "listener 1883\npassword_file /etc/p\nbridge_cafile x\npersistence true\n";
+    vec![plain.into(), listeners.into(), refused.into()]
+}
+
+/// A stable name for a seed: FNV-1a of its bytes.
+fn name(data: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("seed-{h:016x}")
+}
+
+#[test]
+fn stored_corpora_hold_every_seed() {
+    let write = std::env::var_os("MIDGE_FUZZ_WRITE_SEEDS").is_some();
+    for (target, seeds) in [
+        ("codec", codec_seeds()),
+        ("broker", broker_seeds()),
+        ("config", config_seeds()),
+    ] {
+        let dir = corpus_dir(target);
+        let stored: HashSet<Vec<u8>> = corpus(&dir).into_iter().map(|(_, d)| d).collect();
+        let missing: Vec<&Vec<u8>> = seeds.iter().filter(|s| !stored.contains(*s)).collect();
+        if write {
+            fs::create_dir_all(&dir).unwrap();
+            for s in &missing {
+                fs::write(dir.join(name(s)), s).unwrap();
+            }
+        } else {
+            assert!(
+                missing.is_empty(),
+                "fuzz/corpus/{target} lacks {} seeds: run MIDGE_FUZZ_WRITE_SEEDS=1 cargo test --lib fuzz::seeds",
+                missing.len()
+            );
+        }
+    }
+}
