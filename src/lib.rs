@@ -23,6 +23,7 @@ pub mod fuzz;
 pub mod outbuf;
 pub mod server;
 pub mod session;
+pub mod store;
 #[cfg(test)]
 mod testutil;
 pub mod timer;
