@@ -12,6 +12,8 @@
 //!   sockets.
 //! - [`server`]: the mio event loop that connects the broker to sockets.
 //! - [`config`]: command line and mosquitto.conf-style config file.
+//! - [`store`]: crash-safe storage of opaque records (append log with group
+//!   commit, compacted snapshot, recovery).
 
 pub mod broker;
 pub mod codec;
@@ -19,6 +21,7 @@ pub mod config;
 pub mod outbuf;
 pub mod server;
 pub mod session;
+pub mod store;
 #[cfg(test)]
 mod testutil;
 pub mod timer;
