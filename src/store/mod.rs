@@ -69,8 +69,14 @@ mod disk;
 mod engine;
 mod frame;
 mod log;
+#[cfg(test)]
+mod memdir;
 mod recover;
 mod snapshot;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_store;
 
 pub use crc::crc32c;
 pub use disk::{Dir, DirFile, FsDir, Stats};
