@@ -76,6 +76,8 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_crash;
+#[cfg(test)]
 mod tests_store;
 
 pub use crc::crc32c;
