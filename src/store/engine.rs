@@ -3,8 +3,9 @@
 //! `store/mod.rs`.
 
 use super::disk::{Dir, DirFile, FsDir, Stats};
+use super::files::{log_name, new_log, parse_gen, reset_log, tmp_name};
 use super::frame::{self, Why, HEADER_LEN};
-use super::log::{self, Log, SyncPolicy};
+use super::log::{Log, SyncPolicy};
 use super::recover::{self, Bodies, Damage, Plan, Report, Which};
 use super::snapshot::{self, SnapshotWriter};
 use std::error::Error;
@@ -95,30 +96,6 @@ pub struct Store<D: Dir = FsDir> {
     next_gen: u64,
     options: Options,
     stats: Stats,
-}
-
-/// The name of the log of generation `g`.
-fn log_name(name: &str, g: u64) -> String {
-    format!("{name}.{g}.log")
-}
-
-/// The name of the snapshot of generation `g` while it is written.
-fn tmp_name(name: &str, g: u64) -> String {
-    format!("{name}.{g}.tmp")
-}
-
-/// The generation in `file` if it is `<name>.<g><suffix>` with `g` in
-/// canonical decimal; used to find the logs and tmp files at open.
-fn parse_gen(name: &str, file: &str, suffix: &str) -> Option<u64> {
-    let digits = file
-        .strip_prefix(name)?
-        .strip_prefix('.')?
-        .strip_suffix(suffix)?;
-    let canonical = digits == "0" || !digits.starts_with('0');
-    if digits.is_empty() || !canonical || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 impl Store<FsDir> {
@@ -294,9 +271,17 @@ impl<D: Dir> Store<D> {
     /// the writer for the new snapshot. On an error the store goes on with
     /// whichever log it has (the new one if the switch was made).
     pub fn begin_compaction(&mut self) -> io::Result<SnapshotWriter<D::File>> {
+        self.log.repair(&mut self.stats)?;
         let g = self.next_gen;
         self.next_gen += 1;
-        let file = new_log(&self.dir, &self.name, g, &mut self.stats)?;
+        let file = match new_log(&self.dir, &self.name, g, &mut self.stats) {
+            Ok(f) => f,
+            Err(e) => {
+                // Best effort: a leftover is an empty log, harmless.
+                let _ = self.dir.remove(&log_name(&self.name, g));
+                return Err(e);
+            }
+        };
         self.logs.push(g);
         let next = Log::new(
             file,
@@ -306,7 +291,7 @@ impl<D: Dir> Store<D> {
             self.options.max_record,
         );
         let old = std::mem::replace(&mut self.log, next);
-        old.move_pending_to(&mut self.log, &mut self.stats);
+        old.move_pending_to(&mut self.log);
         let tmp = tmp_name(&self.name, g);
         let f = self.stats.other(self.dir.create(&tmp))?;
         Ok(SnapshotWriter::new(f, tmp, g, self.options.max_record))
@@ -379,31 +364,4 @@ fn damaged<D: Dir>(dir: &D, name: &str, d: Damage) -> io::Error {
         why: d.why,
     };
     io::Error::new(io::ErrorKind::InvalidData, err)
-}
-
-/// Creates the log of generation `g` with its header, durable along with
-/// its name; called for a new store and by `begin_compaction`. A failure
-/// leaves at most a file too short to hold records (recovered as empty).
-fn new_log<D: Dir>(dir: &D, name: &str, g: u64, stats: &mut Stats) -> io::Result<D::File> {
-    let mut f = stats.other(dir.create(&log_name(name, g)))?;
-    write_header(&mut f, g, stats)?;
-    stats.synced(dir.sync())?;
-    Ok(f)
-}
-
-/// Rewrites the header of a log whose creation was cut short.
-fn reset_log<D: Dir>(dir: &D, name: &str, g: u64, stats: &mut Stats) -> io::Result<D::File> {
-    let mut f = stats.other(dir.open_append(&log_name(name, g)))?;
-    stats.other(f.set_len(0))?;
-    write_header(&mut f, g, stats)?;
-    Ok(f)
-}
-
-/// Writes and syncs the header of the log of generation `g` into the empty
-/// file `f`.
-fn write_header<F: DirFile>(f: &mut F, g: u64, stats: &mut Stats) -> io::Result<()> {
-    let mut h = Vec::with_capacity(HEADER_LEN);
-    frame::encode_header(&mut h, log::MAGIC, g);
-    stats.wrote(h.len(), f.append(&h))?;
-    stats.synced(f.sync_data())
 }

@@ -20,6 +20,10 @@
 //!   holds a record twice. (After a failed fsync the kernel may have dropped
 //!   the written pages, so the bytes are rewritten rather than trusted.) If
 //!   the cut fails, nothing is written and the error is returned again.
+//!   (The cut need not be synced: the rewrite puts the same bytes at the
+//!   same offset, and its sync makes both durable.) A compaction retires a
+//!   dirty log only after a synced cut ([`Log::repair`]), because its
+//!   pending records move to the next log.
 //! - Recovery ([`scan`]) keeps the frames up to the first torn or bad one;
 //!   the store cuts the file there before appending.
 
@@ -145,14 +149,22 @@ impl<F: DirFile> Log<F> {
         Ok(())
     }
 
-    /// Hands the pending records over to `next` (the log of a compaction's
-    /// new generation) and closes this one. If a failed commit left bytes
-    /// past the good end, a cut is tried (recovery would drop them anyway).
-    pub fn move_pending_to(mut self, next: &mut Log<F>, stats: &mut Stats) {
+    /// Cuts off, durably, what a failed commit may have left past the good
+    /// end; a no-op unless a commit failed. Called before the log is
+    /// retired by a compaction, so that its pending records, moved to the
+    /// next log, cannot also survive here.
+    pub fn repair(&mut self, stats: &mut Stats) -> io::Result<()> {
         if self.dirty {
-            // Best effort: recovery drops a bad tail too.
-            let _ = stats.other(self.file.set_len(self.len));
+            stats.other(self.file.set_len(self.len))?;
+            stats.synced(self.file.sync_data())?;
+            self.dirty = false;
         }
+        Ok(())
+    }
+
+    /// Hands the pending records over to `next` (the log of a compaction's
+    /// new generation) and closes this one; called after [`Log::repair`].
+    pub fn move_pending_to(mut self, next: &mut Log<F>) {
         next.pending.append(&mut self.pending);
         next.pending_records += self.pending_records;
     }

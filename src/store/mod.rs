@@ -61,12 +61,17 @@
 //! cut off and reported in the [`Recovery`]; the file is truncated there
 //! before anything is appended.
 //!
+//! A snapshot moved away by the operator is simply missing at the next
+//! open: the logs still on disk are replayed over an empty state, which
+//! gives the changes since the last compaction only.
+//!
 //! Not handled here: two processes opening the same store (the broker's
 //! pid file or the operator must prevent that).
 
 mod crc;
 mod disk;
 mod engine;
+mod files;
 mod frame;
 mod log;
 #[cfg(test)]

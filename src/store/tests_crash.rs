@@ -284,3 +284,25 @@ fn a_failed_snapshot_write_fails_the_compaction_not_the_store() {
     let (_, r) = open(&d.crash(Crash::PowerCut));
     assert_eq!(replay(&r), vec![big, b"after".to_vec()]);
 }
+
+#[test]
+fn a_compaction_after_a_failed_commit_moves_the_records_not_copies_them() {
+    let d = MemDir::new();
+    let (mut s, _) = open(&d);
+    s.append(&set(1, 1)).unwrap();
+    s.commit().unwrap();
+    s.append(&set(2, 2)).unwrap();
+    s.append(&set(3, 3)).unwrap();
+    d.fail_append(12); // the first new record gets out whole
+    assert!(s.commit().is_err());
+    let mut w = s.begin_compaction().unwrap();
+    let (old, _) = super::tests::log_file(0, &[set(1, 1)]);
+    assert_eq!(d.crash(Crash::NamesKept).get("db.0.log").unwrap(), old);
+    s.commit().unwrap();
+    let (new, _) = super::tests::log_file(1, &[set(2, 2), set(3, 3)]);
+    assert_eq!(d.get("db.1.log").unwrap(), new);
+    w.write(&set(1, 1)).unwrap();
+    s.abandon_compaction(w);
+    let (_, r) = open(&d.crash(Crash::Kill));
+    assert_eq!(replay(&r), vec![set(1, 1), set(2, 2), set(3, 3)]);
+}
