@@ -2,12 +2,12 @@
 //! recovered, appended to and compacted as described in the module doc of
 //! `store/mod.rs`.
 
-use super::disk::{Dir, DirFile, FsDir, Stats};
-use super::files::{log_name, new_log, parse_gen, reset_log, tmp_name};
+use super::disk::{Dir, FsDir, Stats};
+use super::files::{log_name, new_log, repair_log, tmp_name, Found};
 use super::frame::{self, Why, HEADER_LEN};
 use super::log::{Log, SyncPolicy};
 use super::recover::{self, Bodies, Damage, Plan, Report, Which};
-use super::snapshot::{self, SnapshotWriter};
+use super::snapshot::SnapshotWriter;
 use std::error::Error;
 use std::fmt;
 use std::io;
@@ -124,35 +124,13 @@ impl<D: Dir> Store<D> {
             ..options
         };
         let mut stats = Stats::default();
-        let mut snap = None;
-        let mut logs = Vec::new();
-        let mut tmps = Vec::new();
-        for file in dir.list()? {
-            if file == name {
-                snap = Some(dir.read(&file)?);
-            } else if let Some(g) = parse_gen(name, &file, ".log") {
-                logs.push((g, Vec::new()));
-            } else if parse_gen(name, &file, ".tmp").is_some() {
-                tmps.push(file);
-            }
-        }
-        // Read only the logs recovery will look at (a damaged snapshot
-        // header means base 0: all of them, and the error comes below).
-        let base = snap
-            .as_deref()
-            .and_then(|s| frame::decode_header(s, snapshot::MAGIC).ok())
-            .unwrap_or(0);
-        for (g, data) in &mut logs {
-            if *g >= base {
-                *data = dir.read(&log_name(name, *g))?;
-            }
-        }
-        let log_refs: Vec<(u64, &[u8])> = logs.iter().map(|(g, d)| (*g, &d[..])).collect();
-        let (plan, report) = recover::plan(snap.as_deref(), &log_refs, options.max_record)
+        let found = Found::read(&dir, name)?;
+        let log_refs: Vec<(u64, &[u8])> = found.logs.iter().map(|(g, d)| (*g, &d[..])).collect();
+        let (plan, report) = recover::plan(found.snap.as_deref(), &log_refs, options.max_record)
             .map_err(|d| damaged(&dir, name, d))?;
 
         let mut removed = false;
-        for t in &tmps {
+        for t in &found.tmps {
             stats.other(dir.remove(t))?;
             removed = true;
         }
@@ -163,32 +141,17 @@ impl<D: Dir> Store<D> {
         if removed {
             stats.synced(dir.sync())?;
         }
-        // Cut bad tails (and reset cut-short headers) before anything is
-        // appended after them; keep the newest log open for appending.
         let mut active = None;
         for (i, l) in report.logs.iter().enumerate() {
-            let file_len = logs
-                .iter()
-                .find(|x| x.0 == l.generation)
-                .map_or(0, |x| x.1.len() as u64);
             let newest = i + 1 == report.logs.len();
-            let file = if l.valid_len == 0 {
-                Some(reset_log(&dir, name, l.generation, &mut stats)?)
-            } else if l.valid_len < file_len || newest {
-                let mut f = stats.other(dir.open_append(&log_name(name, l.generation)))?;
-                if l.valid_len < file_len {
-                    stats.other(f.set_len(l.valid_len))?;
-                    stats.synced(f.sync_data())?;
-                }
-                Some(f)
-            } else {
-                None
-            };
-            if let (true, Some(f)) = (newest, file) {
+            let file_len = found.len_of(l.generation);
+            let file = repair_log(&dir, name, l, file_len, newest, &mut stats)?;
+            if let Some(f) = file.filter(|_| newest) {
                 active = Some((f, l.generation, l.valid_len.max(HEADER_LEN as u64)));
             }
         }
         let snapshot_gen = report.snapshot.map(|s| s.0);
+        let base = snapshot_gen.unwrap_or(0);
         let (file, g, len) = match active {
             Some(a) => a,
             None => {
@@ -201,9 +164,9 @@ impl<D: Dir> Store<D> {
             gens.push(g);
         }
         let next_gen = g.max(base) + 1;
-        let mut files = Vec::with_capacity(logs.len() + 1);
-        files.push(snap.unwrap_or_default());
-        files.extend(logs.into_iter().map(|(_, d)| d));
+        let mut files = Vec::with_capacity(found.logs.len() + 1);
+        files.push(found.snap.unwrap_or_default());
+        files.extend(found.logs.into_iter().map(|(_, d)| d));
         let store = Store {
             dir,
             name: name.to_string(),

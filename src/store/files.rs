@@ -1,4 +1,5 @@
-//! The store's file names and the creation of log files.
+//! The store's file names, what `Store::open` finds and repairs in its
+//! directory, and the creation of log files.
 //!
 //! Names (for a store called `<name>`): `<name>.<g>.log` for the log of
 //! generation `g`, `<name>.<g>.tmp` for a snapshot being written; `g` in
@@ -6,7 +7,8 @@
 
 use super::disk::{Dir, DirFile, Stats};
 use super::frame::{self, HEADER_LEN};
-use super::log;
+use super::recover::LogReport;
+use super::{log, snapshot};
 use std::io;
 
 /// The name of the log of generation `g`.
@@ -31,6 +33,81 @@ pub fn parse_gen(name: &str, file: &str, suffix: &str) -> Option<u64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// The store's files found in its directory at open.
+pub struct Found {
+    pub snap: Option<Vec<u8>>,
+    /// `(generation, content)`; the content is left empty for an obsolete
+    /// log, which recovery does not read.
+    pub logs: Vec<(u64, Vec<u8>)>,
+    pub tmps: Vec<String>,
+}
+
+impl Found {
+    /// Lists `dir` and reads the snapshot and the logs recovery will look
+    /// at (a damaged snapshot header means base 0, all of them; the damage
+    /// is reported by recovery right after).
+    pub fn read<D: Dir>(dir: &D, name: &str) -> io::Result<Found> {
+        let mut found = Found {
+            snap: None,
+            logs: Vec::new(),
+            tmps: Vec::new(),
+        };
+        for file in dir.list()? {
+            if file == name {
+                found.snap = Some(dir.read(&file)?);
+            } else if let Some(g) = parse_gen(name, &file, ".log") {
+                found.logs.push((g, Vec::new()));
+            } else if parse_gen(name, &file, ".tmp").is_some() {
+                found.tmps.push(file);
+            }
+        }
+        let base = found
+            .snap
+            .as_deref()
+            .and_then(|s| frame::decode_header(s, snapshot::MAGIC).ok())
+            .unwrap_or(0);
+        for (g, data) in &mut found.logs {
+            if *g >= base {
+                *data = dir.read(&log_name(name, *g))?;
+            }
+        }
+        Ok(found)
+    }
+
+    /// The length of the log of generation `g` as read.
+    pub fn len_of(&self, g: u64) -> u64 {
+        self.logs
+            .iter()
+            .find(|x| x.0 == g)
+            .map_or(0, |x| x.1.len() as u64)
+    }
+}
+
+/// Cuts the bad tail of log `l` (or rewrites its cut-short header) before
+/// anything can be appended after it; returns the file opened for appending
+/// if it was opened for the repair or if it is the `newest` log.
+pub fn repair_log<D: Dir>(
+    dir: &D,
+    name: &str,
+    l: &LogReport,
+    file_len: u64,
+    newest: bool,
+    stats: &mut Stats,
+) -> io::Result<Option<D::File>> {
+    if l.valid_len == 0 {
+        return reset_log(dir, name, l.generation, stats).map(Some);
+    }
+    if l.valid_len == file_len && !newest {
+        return Ok(None);
+    }
+    let mut f = stats.other(dir.open_append(&log_name(name, l.generation)))?;
+    if l.valid_len < file_len {
+        stats.other(f.set_len(l.valid_len))?;
+        stats.synced(f.sync_data())?;
+    }
+    Ok(Some(f))
 }
 
 /// Creates the log of generation `g` with its header, durable along with
