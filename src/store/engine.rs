@@ -269,7 +269,7 @@ impl<D: Dir> Store<D> {
         let r = self.finish_steps(&mut w, &mut renamed);
         self.stats.add(&w.stats);
         if r.is_err() && !renamed {
-            let _ = self.dir.remove(w.tmp_name());
+            let _ = self.stats.other(self.dir.remove(w.tmp_name()));
         }
         r
     }
@@ -297,8 +297,15 @@ impl<D: Dir> Store<D> {
         self.stats.synced(self.dir.sync())?;
         let mut kept = Vec::new();
         for &old in &self.logs {
-            if old < g && self.dir.remove(&log_name(&self.name, old)).is_ok() {
-                continue;
+            if old < g {
+                let file = log_name(&self.name, old);
+                match self.stats.other(self.dir.remove(&file)) {
+                    Ok(()) => continue,
+                    // Kept for the next compaction or open to remove; its
+                    // generation is older than the snapshot, so it is
+                    // never replayed.
+                    Err(e) => ::log::warn!("store: cannot remove {file}: {e}"),
+                }
             }
             kept.push(old);
         }
