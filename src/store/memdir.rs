@@ -84,10 +84,12 @@ pub struct MemFile {
     inode: usize,
 }
 
+/// The error of a full disk, as injected.
 fn enospc() -> io::Error {
     io::Error::from_raw_os_error(28)
 }
 
+/// The error for a name that is not in the directory.
 fn not_found(name: &str) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, name.to_string())
 }
@@ -176,6 +178,7 @@ impl MemDir {
         (s.appends, s.appended, s.syncs, s.dir_syncs)
     }
 
+    /// The inode under `name`; used by `open_append`.
     fn name_inode(&self, name: &str) -> io::Result<usize> {
         self.0
             .borrow()

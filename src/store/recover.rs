@@ -17,7 +17,7 @@
 //!   slices of the inputs, walked again on demand by [`Bodies`]; no length
 //!   read from the data is ever used to allocate.
 
-use super::frame::{Frames, Why};
+use super::frame::{Frames, Why, HEADER_LEN};
 use super::{log, snapshot};
 use std::fmt;
 use std::ops::Range;
@@ -76,6 +76,18 @@ impl Report {
     pub fn records(&self) -> u64 {
         let snap = self.snapshot.map_or(0, |s| s.1);
         snap + self.logs.iter().map(|l| l.records).sum::<u64>()
+    }
+
+    /// Bytes of framed records to replay (headers and end marker not
+    /// counted).
+    pub fn bytes(&self) -> u64 {
+        let snap = self.snapshot.map_or(0, |s| s.2);
+        let header = HEADER_LEN as u64;
+        snap + self
+            .logs
+            .iter()
+            .map(|l| l.valid_len.saturating_sub(header))
+            .sum::<u64>()
     }
 
     /// Records dropped from bad log tails (a lower bound, see [`Dropped`]).
@@ -246,7 +258,7 @@ pub(crate) fn plan(
             dropped,
         });
         if s.valid_len > 0 {
-            plan.push((i + 1, super::frame::HEADER_LEN..s.valid_len));
+            plan.push((i + 1, HEADER_LEN..s.valid_len));
         }
     }
     Ok((plan, report))

@@ -43,6 +43,7 @@ pub(super) fn snap_file(g: u64, recs: &[Vec<u8>]) -> (Vec<u8>, Vec<usize>) {
     (buf, starts)
 }
 
+/// Copies the bodies out of an iterator of slices.
 fn owned(it: impl Iterator<Item = impl AsRef<[u8]>>) -> Vec<Vec<u8>> {
     it.map(|b| b.as_ref().to_vec()).collect()
 }
@@ -79,7 +80,7 @@ fn lengths_over_max_or_past_the_end_stop_the_walk() {
     let stop = |why| Some(Stop { offset: bad, why });
     assert_eq!(walk.end(), (bad, stop(Why::TooLong)));
     // Under the maximum but past the end of the buffer: torn.
-    let mut walk = Frames::new(&buf, 0, MAX_BODY_ALL);
+    let mut walk = Frames::new(&buf, 0, frame::MAX_BODY);
     walk.by_ref().count();
     assert_eq!(walk.end(), (bad, stop(Why::Torn)));
     // A frame header cut short: torn.
@@ -94,8 +95,6 @@ fn lengths_over_max_or_past_the_end_stop_the_walk() {
     walk.by_ref().count();
     assert_eq!(walk.end().1.map(|s| s.why), Some(Why::TooLong));
 }
-
-const MAX_BODY_ALL: usize = frame::MAX_BODY;
 
 #[test]
 fn headers_round_trip_and_reject_damage() {
@@ -300,6 +299,8 @@ fn replay_is_snapshot_then_logs_by_generation_skipping_obsolete_ones() {
         [2, 4]
     );
     assert_eq!(r.report.records(), 5);
+    // 5 frames of 8 + 2 or 8 + 1 bytes.
+    assert_eq!(r.report.bytes(), 2 * 10 + 3 * 9);
     // Without a snapshot every log is replayed.
     let r = recover_bytes(None, &logs, MAX).unwrap();
     assert_eq!(r.bodies().count(), 4);

@@ -14,10 +14,12 @@ use std::io;
 
 type Map = BTreeMap<u8, u8>;
 
+/// The record that sets key `k` to `v`.
 fn set(k: u8, v: u8) -> Vec<u8> {
     vec![b'S', k, v]
 }
 
+/// The record that deletes key `k`.
 fn del(k: u8) -> Vec<u8> {
     vec![b'D', k]
 }
@@ -35,6 +37,7 @@ fn apply(m: &mut Map, body: &[u8]) {
     }
 }
 
+/// The state replaying `bodies` gives.
 fn state_of(bodies: &[Vec<u8>]) -> Map {
     let mut m = Map::new();
     bodies.iter().for_each(|b| apply(&mut m, b));
@@ -70,6 +73,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Appends a record and applies it to the caller's state.
     fn append(&mut self, body: Vec<u8>) -> io::Result<()> {
         self.s.append(&body)?;
         apply(&mut self.m.applied, &body);
@@ -83,6 +87,7 @@ impl Run<'_> {
         self.m.pending.clear();
     }
 
+    /// One event-loop turn: append `bodies`, commit.
     fn turn(&mut self, bodies: Vec<Vec<u8>>) -> io::Result<()> {
         for b in bodies {
             self.append(b)?;

@@ -9,6 +9,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Options for the tests: `sync`, records up to [`MAX`].
 pub(super) fn opts(sync: SyncPolicy) -> Options {
     Options {
         sync,
@@ -16,14 +17,17 @@ pub(super) fn opts(sync: SyncPolicy) -> Options {
     }
 }
 
+/// Opens store `db` in `d`, which must succeed.
 pub(super) fn open(d: &MemDir) -> (Store<MemDir>, Recovery) {
     Store::open_in(d.clone(), "db", opts(SyncPolicy::Turn)).expect("open")
 }
 
+/// The recovered bodies, copied.
 pub(super) fn replay(r: &Recovery) -> Vec<Vec<u8>> {
     r.bodies().map(|b| b.to_vec()).collect()
 }
 
+/// Records from strings.
 fn recs(names: &[&str]) -> Vec<Vec<u8>> {
     names.iter().map(|n| n.as_bytes().to_vec()).collect()
 }
