@@ -13,6 +13,8 @@
 //! - [`server`]: the mio event loop that connects the broker to sockets.
 //! - [`config`]: command line and mosquitto.conf-style config file.
 //! - `fuzz` (tests and `cargo fuzz` only): the fuzz targets.
+//! - [`store`]: crash-safe storage of opaque records (append log with group
+//!   commit, compacted snapshot, recovery).
 
 pub mod broker;
 pub mod codec;
