@@ -13,6 +13,8 @@
 //! - [`server`]: the mio event loop that connects the broker to sockets.
 //! - [`config`]: command line and mosquitto.conf-style config file.
 //! - `fuzz` (tests and `cargo fuzz` only): the fuzz targets.
+//! - [`persistence`]: the store driven by the event loop (commit per
+//!   turn, compaction).
 //! - [`store`]: crash-safe storage of opaque records (append log with group
 //!   commit, compacted snapshot, recovery).
 
@@ -23,6 +25,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod outbuf;
+pub mod persistence;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             println!("midge version {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Ok(Command::Run(config)) => run(config),
+        Ok(Command::Run(config)) => run(*config),
     }
 }
 

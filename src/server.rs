@@ -32,6 +32,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::broker::{Broker, CloseCause, ListenerPolicy, Settings, MQTT_MAX_PACKET};
 use crate::config::Config;
+use crate::persistence::Durable;
 use crate::session::QueueLimits;
 
 const WAKER: Token = Token(usize::MAX);
@@ -76,6 +77,8 @@ pub struct Server {
     backlog: Vec<usize>,
     scratch: Vec<usize>,
     rx_scratch: Box<[u8]>,
+    /// The store, with `persistence true`.
+    durable: Option<Durable>,
 }
 
 /// The broker's settings from the configuration.
@@ -136,7 +139,21 @@ impl Server {
             listeners.push(listener);
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let broker = Broker::new(settings_from(config), Instant::now());
+        let now = Instant::now();
+        let mut broker = Broker::new(settings_from(config), now);
+        let durable = if config.persistence.enabled {
+            // Fixed, not from max_packet_size: it must not shrink between
+            // runs, and no record is larger than a packet.
+            let max_record = MQTT_MAX_PACKET + (1 << 16);
+            Some(Durable::open(
+                &config.persistence,
+                max_record,
+                &mut broker,
+                now,
+            )?)
+        } else {
+            None
+        };
         Ok(Server {
             poll,
             listeners,
@@ -147,6 +164,7 @@ impl Server {
             backlog: Vec::new(),
             scratch: Vec::new(),
             rx_scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            durable,
         })
     }
 
@@ -185,13 +203,18 @@ impl Server {
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS);
         loop {
-            let timeout = if !self.backlog.is_empty() || self.broker.has_dirty() {
-                Some(Duration::ZERO)
-            } else {
-                self.broker
-                    .next_deadline()
-                    .map(|d| d.saturating_duration_since(Instant::now()))
-            };
+            // While the store cannot write, output waits for the retry.
+            let retry = self.durable.as_ref().and_then(Durable::retry_at);
+            let timeout =
+                if retry.is_none() && (!self.backlog.is_empty() || self.broker.has_dirty()) {
+                    Some(Duration::ZERO)
+                } else {
+                    let next = match (self.broker.next_deadline(), retry) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    next.map(|d| d.saturating_duration_since(Instant::now()))
+                };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -228,8 +251,16 @@ impl Server {
             if stopping {
                 self.broker.shutdown(now);
             }
-            self.flush(now);
-            self.close_ended();
+            // Group commit: this turn's records are durable before any of
+            // its output (acknowledgements among it) is written.
+            let durable = match self.durable.as_mut() {
+                Some(d) => d.commit(&mut self.broker, now),
+                None => true,
+            };
+            if durable {
+                self.flush(now);
+            }
+            self.close_ended(durable);
             if stopping {
                 info!("stopped");
                 return Ok(());
@@ -394,11 +425,12 @@ impl Server {
     }
 
     /// Removes the links the broker ended, after one last write attempt.
-    fn close_ended(&mut self) {
+    /// Without `durable` (the store failed this turn), nothing is written.
+    fn close_ended(&mut self, durable: bool) {
         let mut ended = std::mem::take(&mut self.scratch);
         self.broker.take_closing(&mut ended);
         for &id in &ended {
-            if let Some(link) = self.broker.link_mut(id) {
+            if let Some(link) = self.broker.link_mut(id).filter(|_| durable) {
                 let slices = link.tx.io_slices();
                 let _ = link.io.write_vectored(&slices);
             }

@@ -6,6 +6,7 @@
 //! Pure state: no I/O, no clock reads, no logging. The broker decides what to
 //! send; the session only keeps the books and enforces its bounds.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Instant;
@@ -29,6 +30,16 @@ pub struct Message {
     pub properties: PublishProperties,
     /// When its Message Expiry Interval runs out; `None` if it never does.
     pub expires_at: Option<Instant>,
+    /// Where the store has its body (see `broker::persist`).
+    pub stored: Cell<StoreRef>,
+}
+
+/// A message's body in the store: its id, and the log generation that
+/// last had it written (0: never stored).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreRef {
+    pub mid: u64,
+    pub generation: u32,
 }
 
 impl Message {
@@ -93,6 +104,8 @@ pub struct Inflight {
     /// When it (or its PUBREL) was last sent; `None` while the client is
     /// away, so the resend on reconnect is the first send of this link.
     pub sent_at: Option<Instant>,
+    /// Its key in the store (0 when not stored).
+    pub seq: u64,
 }
 
 /// A message waiting for a free in-flight slot or for the client.
@@ -103,6 +116,8 @@ pub struct Queued {
     /// The RETAIN flag it goes out with.
     pub retain: bool,
     pub sub_ids: SubIds,
+    /// Its key in the store (0 when not stored).
+    pub seq: u64,
 }
 
 /// What [`Session::enqueue`] did.
@@ -191,6 +206,9 @@ pub struct Session {
     /// highest QoS of this session's matching subscriptions (see
     /// `Broker::route`).
     pub route_stamp: u64,
+    /// The session's id in the store; 0 while it is not stored (see
+    /// `broker::persist`).
+    pub store_id: u32,
 }
 
 impl Session {
@@ -218,6 +236,7 @@ impl Session {
             will: None,
             disconnected_at: None,
             route_stamp: 0,
+            store_id: 0,
         }
     }
 
@@ -274,6 +293,16 @@ impl Session {
         self.books.iter().flat_map(|b| b.queue.iter())
     }
 
+    /// Messages queued behind the window, for the store to key them.
+    pub fn queued_mut(&mut self) -> impl Iterator<Item = &mut Queued> {
+        self.books.iter_mut().flat_map(|b| b.queue.iter_mut())
+    }
+
+    /// Inbound QoS 2 packet ids held.
+    pub fn incoming_ids(&self) -> impl Iterator<Item = u16> + '_ {
+        self.books.iter().flat_map(|b| b.incoming.iter().copied())
+    }
+
     /// True when no message is queued behind the window.
     pub fn queue_is_empty(&self) -> bool {
         self.books.as_ref().is_none_or(|b| b.queue.is_empty())
@@ -324,6 +353,7 @@ impl Session {
             sub_ids: q.sub_ids,
             state: OutState::Published,
             sent_at: now,
+            seq: q.seq,
         });
     }
 
@@ -335,80 +365,86 @@ impl Session {
     }
 
     /// Removes in-flight entry `i` (from `find_inflight`), freeing the books
-    /// when they are left empty.
-    fn complete_inflight(&mut self, i: usize) {
+    /// when they are left empty. Returns its store key.
+    fn complete_inflight(&mut self, i: usize) -> u64 {
+        let mut seq = 0;
         if let Some(b) = self.books.as_mut() {
             if let Some(f) = b.inflight.remove(i) {
                 b.inflight_bytes -= f.msg.payload.len();
+                seq = f.seq;
             }
         }
         self.release_if_empty();
+        seq
     }
 
-    /// PUBACK: completes a QoS 1 message. False when no such message.
-    pub fn puback(&mut self, packet_id: u16) -> bool {
-        match self.find_inflight(packet_id, OutState::Published, QoS::AtLeastOnce) {
-            Some(i) => {
-                self.complete_inflight(i);
-                true
-            }
-            None => false,
-        }
+    /// PUBACK: completes a QoS 1 message. Returns its store key, `None`
+    /// when no such message.
+    pub fn puback(&mut self, packet_id: u16) -> Option<u64> {
+        let i = self.find_inflight(packet_id, OutState::Published, QoS::AtLeastOnce)?;
+        Some(self.complete_inflight(i))
     }
 
     /// PUBREC: a QoS 2 message moves to Released (PUBREL to be sent).
-    /// Returns true when the id is (or already was) awaiting PUBCOMP, so the
-    /// caller answers with PUBREL either way.
-    pub fn pubrec(&mut self, packet_id: u16, now: Instant) -> bool {
+    /// Returns `Some` when the id is (or already was) awaiting PUBCOMP, so
+    /// the caller answers with PUBREL either way: the store key when it
+    /// moved now, 0 when it had already.
+    pub fn pubrec(&mut self, packet_id: u16, now: Instant) -> Option<u64> {
+        if let Some(i) = self.find_inflight(packet_id, OutState::Published, QoS::ExactlyOnce) {
+            let f = self.books.as_mut().and_then(|b| b.inflight.get_mut(i))?;
+            f.state = OutState::Released;
+            f.sent_at = Some(now);
+            return Some(f.seq);
+        }
+        self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce)
+            .map(|_| 0)
+    }
+
+    /// A restored in-flight QoS 2 message whose PUBREC had come: PUBREL is
+    /// what it waits on.
+    pub fn mark_released(&mut self, packet_id: u16) {
         if let Some(i) = self.find_inflight(packet_id, OutState::Published, QoS::ExactlyOnce) {
             if let Some(f) = self.books.as_mut().and_then(|b| b.inflight.get_mut(i)) {
                 f.state = OutState::Released;
-                f.sent_at = Some(now);
             }
-            return true;
         }
-        self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce)
-            .is_some()
     }
 
     /// An MQTT 5 PUBREC with a failure reason code: the receiver refused the
     /// QoS 2 message, so it is complete without PUBREL [MQTT-4.3.3-4].
-    /// False when no such message.
-    pub fn pubrec_refused(&mut self, packet_id: u16) -> bool {
-        match self.find_inflight(packet_id, OutState::Published, QoS::ExactlyOnce) {
-            Some(i) => {
-                self.complete_inflight(i);
-                true
-            }
-            None => false,
-        }
+    /// Returns its store key, `None` when no such message.
+    pub fn pubrec_refused(&mut self, packet_id: u16) -> Option<u64> {
+        let i = self.find_inflight(packet_id, OutState::Published, QoS::ExactlyOnce)?;
+        Some(self.complete_inflight(i))
     }
 
     /// Called before re-sending the window on resume: drops in-flight
     /// PUBLISHes whose message expired while the client was away (a PUBREL
-    /// still completes). Returns how many were dropped.
-    pub fn drop_expired_inflight(&mut self, now: Instant) -> usize {
+    /// still completes). Returns how many were dropped; `gone` gets the
+    /// store key of each.
+    pub fn drop_expired_inflight(&mut self, now: Instant, mut gone: impl FnMut(u64)) -> usize {
         let Some(b) = self.books.as_mut() else {
             return 0;
         };
         let before = b.inflight.len();
-        b.inflight
-            .retain(|f| !(f.state == OutState::Published && f.msg.expired(now)));
+        b.inflight.retain(|f| {
+            let keep = !(f.state == OutState::Published && f.msg.expired(now));
+            if !keep {
+                gone(f.seq);
+            }
+            keep
+        });
         b.inflight_bytes = b.inflight.iter().map(|f| f.msg.payload.len()).sum();
         let dropped = before - b.inflight.len();
         self.release_if_empty();
         dropped
     }
 
-    /// PUBCOMP: completes a QoS 2 message. False when no such message.
-    pub fn pubcomp(&mut self, packet_id: u16) -> bool {
-        match self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce) {
-            Some(i) => {
-                self.complete_inflight(i);
-                true
-            }
-            None => false,
-        }
+    /// PUBCOMP: completes a QoS 2 message. Returns its store key, `None`
+    /// when no such message.
+    pub fn pubcomp(&mut self, packet_id: u16) -> Option<u64> {
+        let i = self.find_inflight(packet_id, OutState::Released, QoS::ExactlyOnce)?;
+        Some(self.complete_inflight(i))
     }
 
     /// Queues a message behind the in-flight window, within the limits.
@@ -420,6 +456,13 @@ impl Session {
             self.release_if_empty();
         }
         outcome
+    }
+
+    /// Gives the message just queued its store key.
+    pub fn set_newest_queued_seq(&mut self, seq: u64) {
+        if let Some(q) = self.books.as_mut().and_then(|b| b.queue.back_mut()) {
+            q.seq = seq;
+        }
     }
 
     /// Takes the oldest queued message.
@@ -540,10 +583,12 @@ mod tests {
                 retain: false,
                 properties: PublishProperties::default(),
                 expires_at: None,
+                stored: Default::default(),
             }),
             qos,
             retain: false,
             sub_ids: SubIds::None,
+            seq: 0,
         }
     }
 
@@ -574,17 +619,23 @@ mod tests {
         let mut s = Session::new(Rc::from("c"), Protocol::V311, u32::MAX, 0);
         let t = Instant::now();
         s.push_inflight(7, msg(QoS::ExactlyOnce, 1), Some(t));
-        assert!(!s.puback(7), "PUBACK does not complete a QoS 2 message");
-        assert!(s.pubrec(7, t));
-        assert!(s.pubrec(7, t), "a repeated PUBREC is answered again");
+        assert!(
+            s.puback(7).is_none(),
+            "PUBACK does not complete a QoS 2 message"
+        );
+        assert!(s.pubrec(7, t).is_some());
+        assert!(
+            s.pubrec(7, t).is_some(),
+            "a repeated PUBREC is answered again"
+        );
         assert_eq!(
             s.inflight().next().map(|f| f.state),
             Some(OutState::Released)
         );
-        assert!(s.pubcomp(7));
+        assert!(s.pubcomp(7).is_some());
         assert_eq!(s.inflight_len(), 0);
         assert!(s.books.is_none(), "empty books are freed");
-        assert!(!s.pubcomp(7));
+        assert!(s.pubcomp(7).is_none());
     }
 
     #[test]

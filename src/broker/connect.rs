@@ -298,6 +298,7 @@ impl<T> Broker<T> {
             Properties::default()
         };
         self.send_connack(id, session_present, connack::ACCEPTED, properties);
+        self.persist_connected(sid);
         if session_present {
             self.resume(sid, now);
         }
@@ -361,7 +362,7 @@ impl<T> Broker<T> {
         }
     }
 
-    fn create_session(&mut self, client_id: Rc<str>, protocol: Protocol) -> usize {
+    pub(super) fn create_session(&mut self, client_id: Rc<str>, protocol: Protocol) -> usize {
         let generation = self.generation();
         let sid = self
             .sessions
@@ -375,7 +376,11 @@ impl<T> Broker<T> {
     /// DUP) and PUBREL with its original packet id, in order, then drains
     /// the queue into the window [MQTT-4.4.0-1].
     fn resume(&mut self, sid: usize, now: Instant) {
-        let expired = self.sessions[sid].drop_expired_inflight(now);
+        let mut gone = Vec::new();
+        let expired = self.sessions[sid].drop_expired_inflight(now, |seq| gone.push(seq));
+        for seq in gone {
+            self.persist_done(sid, seq);
+        }
         self.stats.expired += expired as u64;
         self.resend_inflight(sid, now, |_| true);
         self.drain_queue(sid, now);
@@ -398,12 +403,17 @@ impl<T> Broker<T> {
                 return;
             }
             self.sessions[sid].expiry_interval = expiry;
+            if expiry != 0 {
+                self.persist_connected(sid);
+            }
         }
         if d.reason == reason::DISCONNECT_WITH_WILL {
             self.close_link(id, CloseCause::DisconnectWithWill, now);
             return;
         }
-        self.sessions[sid].will = None;
+        if self.sessions[sid].will.take().is_some() {
+            self.persist_will(sid);
+        }
         self.close_link(id, CloseCause::ClientDisconnect, now);
     }
 
@@ -418,6 +428,7 @@ impl<T> Broker<T> {
             retain: will.retain,
             expires_at: super::publish::expiry_deadline(will.properties.message_expiry, now),
             properties: will.properties,
+            stored: Default::default(),
         };
         self.publish_message(msg, Some(sid), now);
     }

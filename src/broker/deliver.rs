@@ -212,12 +212,16 @@ impl<T> Broker<T> {
                 self.stats.messages_sent += 1;
                 if qos != QoS::AtMostOnce {
                     let packet_id = send.packet_id;
+                    let seq = self.persist_out(sid, msg, qos, retain, &sub_ids);
+                    self.persist_sent(sid, seq, packet_id);
                     let q = Queued {
                         msg: msg.clone(),
                         qos,
                         retain,
                         sub_ids,
+                        seq,
                     };
+                    let session = &mut self.sessions[sid];
                     session.push_inflight(packet_id, q, Some(now));
                     if session.inflight_len() == 1 {
                         self.schedule_retry(sid, now);
@@ -249,13 +253,26 @@ impl<T> Broker<T> {
         now: Instant,
     ) {
         let limits = self.settings.limits;
+        let stored =
+            qos != QoS::AtMostOnce && self.journal.is_some() && self.sessions[sid].store_id != 0;
+        let ids = if stored {
+            sub_ids.clone()
+        } else {
+            SubIds::None
+        };
         let q = Queued {
             msg: msg.clone(),
             qos,
             retain,
             sub_ids,
+            seq: 0,
         };
-        match self.sessions[sid].enqueue(q, &limits) {
+        let outcome = self.sessions[sid].enqueue(q, &limits);
+        if stored && outcome != Enqueued::Dropped {
+            let seq = self.persist_out(sid, msg, qos, retain, &ids);
+            self.sessions[sid].set_newest_queued_seq(seq);
+        }
+        match outcome {
             Enqueued::Yes => {}
             Enqueued::EvictedQos0 | Enqueued::Dropped => {
                 self.dropped_for(sid, DropCause::QueueFull);
@@ -317,6 +334,9 @@ impl<T> Broker<T> {
         let had_inflight = session.inflight_len() > 0;
         let mut sent = false;
         let (mut expired, mut too_large) = (0, 0);
+        // Store keys of what went out and what was dropped (journalled
+        // after the loop, which holds the session and link borrowed).
+        let (mut sent_ids, mut gone) = (Vec::new(), Vec::new());
         while let Some(needs_window) = session.front_needs_window() {
             if link.tx.len() >= TX_HIGH_WATER || (needs_window && !session.window_open(max_bytes)) {
                 break;
@@ -324,6 +344,9 @@ impl<T> Broker<T> {
             let Some(q) = session.dequeue() else { break };
             if q.msg.expired(now) {
                 expired += 1;
+                if q.seq != 0 {
+                    gone.push(q.seq);
+                }
                 continue;
             }
             let mut send = Send {
@@ -336,6 +359,9 @@ impl<T> Broker<T> {
             };
             if !fits(link, &q.msg, &send, now) {
                 too_large += 1;
+                if q.seq != 0 {
+                    gone.push(q.seq);
+                }
                 continue;
             }
             if q.qos != QoS::AtMostOnce {
@@ -345,6 +371,9 @@ impl<T> Broker<T> {
             self.stats.messages_sent += 1;
             if q.qos != QoS::AtMostOnce {
                 let packet_id = send.packet_id;
+                if q.seq != 0 {
+                    sent_ids.push((q.seq, packet_id));
+                }
                 session.push_inflight(packet_id, q, Some(now));
             }
             sent = true;
@@ -358,6 +387,12 @@ impl<T> Broker<T> {
         }
         for _ in 0..too_large {
             self.dropped_for(sid, DropCause::TooLarge);
+        }
+        for (seq, packet_id) in sent_ids {
+            self.persist_sent(sid, seq, packet_id);
+        }
+        for seq in gone {
+            self.persist_done(sid, seq);
         }
     }
 

@@ -50,6 +50,7 @@ impl<T> Broker<T> {
         for f in session.inflight_mut() {
             f.sent_at = None;
         }
+        let had_will = session.will.is_some();
         if let Some(will) = session.will.take() {
             if cause.publishes_will() {
                 let delay = will.delay_interval;
@@ -71,6 +72,10 @@ impl<T> Broker<T> {
                 }
             }
         }
+        if had_will && self.sessions[sid].will.is_none() {
+            self.persist_will(sid);
+        }
+        self.persist_offline(sid, now);
         self.session_detached(sid, now);
     }
 
@@ -90,6 +95,13 @@ impl<T> Broker<T> {
     /// After the connection of session `sid` ended: drop a session that
     /// ends with it, or start its expiry clock.
     fn session_detached(&mut self, sid: usize, now: Instant) {
+        self.session_detached_at(sid, now, now);
+    }
+
+    /// Session `sid` has had no connection since `at` (before `now` for a
+    /// session restored from the store): removed if it ends with its
+    /// connection or its lifetime has passed, else its expiry is armed.
+    pub(super) fn session_detached_at(&mut self, sid: usize, at: Instant, now: Instant) {
         if self.sessions[sid].ends_with_connection() {
             self.remove_session(sid, now);
             return;
@@ -97,7 +109,7 @@ impl<T> Broker<T> {
         if let Some(after) = self.session_lifetime(sid) {
             let generation = self.sessions[sid].generation;
             self.timers.schedule(
-                now + after,
+                (at + after).max(now),
                 Timer::SessionExpiry {
                     session: sid as u32,
                     generation,
@@ -106,10 +118,23 @@ impl<T> Broker<T> {
         }
     }
 
+    /// Arms the will delay timer of session `sid` for `at`.
+    pub(super) fn schedule_will_delay(&mut self, sid: usize, at: Instant) {
+        let generation = self.sessions[sid].generation;
+        self.timers.schedule(
+            at,
+            Timer::WillDelay {
+                session: sid as u32,
+                generation,
+            },
+        );
+    }
+
     /// Forgets session `sid`: its subscriptions, queue and in-flight state.
     /// A will still held back by its delay is published now, as the session
     /// ends [MQTT-3.1.3-9].
     pub(super) fn remove_session(&mut self, sid: usize, now: Instant) {
+        self.persist_session_end(sid);
         let s = &mut self.sessions[sid];
         if s.link.is_none() {
             if let Some(will) = s.will.take() {
@@ -170,6 +195,7 @@ impl<T> Broker<T> {
         if due {
             if let Some(will) = s.will.take() {
                 self.publish_will(sid, *will, now);
+                self.persist_will(sid);
             }
         }
     }
@@ -195,6 +221,7 @@ impl<T> Broker<T> {
             .is_some_and(|m: &Rc<Message>| Rc::ptr_eq(m, &msg));
         if current {
             self.retained.remove(&msg.topic);
+            self.persist_unretain(&msg.topic);
             self.stats.expired += 1;
         }
     }

@@ -20,7 +20,9 @@ mod deliver;
 mod expiry;
 mod link;
 mod outbound;
+mod persist;
 mod publish;
+mod restore;
 mod settings;
 mod shared;
 mod subscribe;
@@ -46,6 +48,7 @@ use crate::topic::{RetainedStore, TopicTree};
 pub use audit::SessionView;
 pub use deliver::TX_HIGH_WATER;
 pub use link::{Link, RxBuf};
+pub use restore::Restored;
 pub use settings::{ListenerPolicy, Settings, MQTT_MAX_PACKET};
 pub use subscribe::{SUBSCRIBE_LOG, UNSUBSCRIBE_LOG};
 
@@ -201,6 +204,8 @@ pub struct Broker<T> {
     id_seed: u32,
     stats: Stats,
     started: Instant,
+    /// Durable changes of this turn; `None` without persistence.
+    journal: Option<Box<persist::Journal>>,
 }
 
 impl<T> Broker<T> {
@@ -237,6 +242,7 @@ impl<T> Broker<T> {
             id_seed: random_seed(),
             stats: Stats::default(),
             started: now,
+            journal: None,
         };
         if broker.settings.sys_interval.is_some() {
             broker.publish_sys_static(now);

@@ -193,6 +193,7 @@ impl<T> Broker<T> {
                 return;
             }
             session.receive_qos2(p.packet_id);
+            self.persist_incoming(sid, p.packet_id);
         }
         let kind = match p.qos {
             QoS::AtMostOnce => None,
@@ -217,6 +218,7 @@ impl<T> Broker<T> {
                 self.send_refusal(id, kind, packet_id, reason::PACKET_TOO_LARGE, why);
                 // A refused QoS 2 message is over: no PUBREL follows.
                 self.sessions[sid].release_qos2(packet_id);
+                self.persist_in_released(sid, packet_id);
             }
             return;
         }
@@ -249,6 +251,7 @@ impl<T> Broker<T> {
             retain: p.retain,
             expires_at: expiry_deadline(p.properties.message_expiry, now),
             properties: p.properties,
+            stored: Default::default(),
         }
     }
 
@@ -300,7 +303,9 @@ impl<T> Broker<T> {
         msg.properties.topic_alias = None;
         if msg.retain {
             if msg.payload.is_empty() {
-                self.retained.remove(&msg.topic);
+                if self.retained.remove(&msg.topic).is_some() {
+                    self.persist_unretain(&msg.topic);
+                }
             } else {
                 // The store keeps its own compact copy so that a long-lived
                 // retained message does not pin a whole receive buffer.
@@ -311,6 +316,7 @@ impl<T> Broker<T> {
                     retain: true,
                     properties: msg.properties.clone(),
                     expires_at: msg.expires_at,
+                    stored: Default::default(),
                 });
                 self.retain(stored, now);
             }
@@ -324,13 +330,15 @@ impl<T> Broker<T> {
         if let Some(at) = msg.expires_at {
             self.schedule_retained_expiry(&msg, at.max(now));
         }
+        self.persist_retain(&msg);
         let topic = msg.topic.clone();
         self.retained.insert(&topic, msg);
     }
 
     pub(super) fn handle_puback(&mut self, id: usize, packet_id: u16, now: Instant) {
         let sid = self.links[id].sid();
-        if self.sessions[sid].puback(packet_id) {
+        if let Some(seq) = self.sessions[sid].puback(packet_id) {
+            self.persist_done(sid, seq);
             self.drain_queue(sid, now);
         } else {
             debug!(
@@ -346,12 +354,14 @@ impl<T> Broker<T> {
         let sid = self.links[id].sid();
         let packet_id = ack.packet_id;
         if ack.reason >= 0x80 {
-            if self.sessions[sid].pubrec_refused(packet_id) {
+            if let Some(seq) = self.sessions[sid].pubrec_refused(packet_id) {
+                self.persist_done(sid, seq);
                 self.drain_queue(sid, now);
             }
             return;
         }
-        if self.sessions[sid].pubrec(packet_id, now) {
+        if let Some(seq) = self.sessions[sid].pubrec(packet_id, now) {
+            self.persist_released(sid, seq);
             self.send_ack(id, AckKind::PubRel, packet_id, reason::SUCCESS);
         } else {
             debug!(
@@ -374,6 +384,9 @@ impl<T> Broker<T> {
     pub(super) fn handle_pubrel(&mut self, id: usize, packet_id: u16) {
         let sid = self.links[id].sid();
         let known = self.sessions[sid].release_qos2(packet_id);
+        if known {
+            self.persist_in_released(sid, packet_id);
+        }
         let code = if known || !self.links[id].protocol.is_v5() {
             reason::SUCCESS
         } else {
@@ -384,7 +397,8 @@ impl<T> Broker<T> {
 
     pub(super) fn handle_pubcomp(&mut self, id: usize, packet_id: u16, now: Instant) {
         let sid = self.links[id].sid();
-        if self.sessions[sid].pubcomp(packet_id) {
+        if let Some(seq) = self.sessions[sid].pubcomp(packet_id) {
+            self.persist_done(sid, seq);
             self.drain_queue(sid, now);
         } else {
             debug!(

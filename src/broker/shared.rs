@@ -86,6 +86,13 @@ impl SharedGroups {
         true
     }
 
+    /// Session `sid`'s subscription to group `name`, if a member.
+    pub fn get(&self, name: &str, sid: u32) -> Option<Subscription> {
+        let g = *self.by_name.get(name)?;
+        let members = &self.groups[g as usize].members;
+        members.iter().find(|(s, _)| *s == sid).map(|(_, sub)| *sub)
+    }
+
     /// Calls `f(group)` for each group whose filter matches `topic`.
     pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(u32)) {
         self.tree.for_each_match(topic, |g, _| f(g));

@@ -118,12 +118,14 @@ impl<T> Broker<T> {
                     if self.shared.join(&name, &filter, sid as u32, sub) {
                         session.add_filter(&name);
                     }
+                    self.persist_sub(sid, &name, &sub);
                 }
                 Target::Plain(f) => {
                     let new = self.tree.subscribe(&f, sid as u32, sub);
                     if new {
                         session.add_filter(&f);
                     }
+                    self.persist_sub(sid, &f, &sub);
                     let send_retained = match options.retain_handling {
                         0 => true,
                         1 => new,
@@ -137,7 +139,7 @@ impl<T> Broker<T> {
             info!(
                 target: SUBSCRIBE_LOG,
                 "client {} subscribed to {filter} at QoS {}",
-                session.client_id, granted as u8
+                self.sessions[sid].client_id, granted as u8
             );
             codes.push(granted as u8);
         }
@@ -191,6 +193,7 @@ impl<T> Broker<T> {
                     "client {} unsubscribed from {filter}",
                     session.client_id
                 );
+                self.persist_unsub(sid, &stored);
             }
             codes.push(if removed {
                 reason::SUCCESS

@@ -47,6 +47,7 @@ impl<T> Broker<T> {
             retain: true,
             properties: PublishProperties::default(),
             expires_at: None,
+            stored: Default::default(),
         };
         self.publish_message(msg, None, now);
     }

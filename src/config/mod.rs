@@ -28,6 +28,7 @@
 
 mod not_yet;
 mod parse;
+pub mod persistence;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::codec::QoS;
+pub use persistence::{Autosave, Persistence, PersistenceSync};
 
 /// The default MQTT port.
 pub const DEFAULT_PORT: u16 = 1883;
@@ -52,7 +54,7 @@ pub const MAX_PAYLOAD: u32 = 268_435_455;
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Run the broker with this configuration.
-    Run(Config),
+    Run(Box<Config>),
     /// Print this usage text and exit successfully (`-h`, `--help`).
     Help(String),
     /// Print the version and exit successfully (`--version`).
@@ -293,6 +295,8 @@ pub struct Config {
     pub verbose: bool,
     /// The `-c` file, if any.
     pub config_file: Option<PathBuf>,
+    /// `persistence` and the directives of the store.
+    pub persistence: Persistence,
     /// Things the broker should log once at start (ignored directives,
     /// ignored `-p`); the config is still valid.
     pub warnings: Vec<String>,
@@ -327,6 +331,7 @@ impl Default for Config {
             include_dirs: Vec::new(),
             verbose: false,
             config_file: None,
+            persistence: Persistence::default(),
             warnings: Vec::new(),
         }
     }
@@ -563,7 +568,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
     };
     config.verbose = matches.opt_present("v");
     config.finish(&ports);
-    Ok(Command::Run(config))
+    Ok(Command::Run(Box::new(config)))
 }
 
 /// Reads and parses the config file at `path` (as `-c` does, `-p` aside);

@@ -18,6 +18,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod persistence;
+
 use super::not_yet::NOT_YET;
 use super::{Config, ConfigError, Listener, LogDest, LogType, LogTypes, DEFAULT_PORT, MAX_PAYLOAD};
 use crate::codec::QoS;
@@ -222,6 +224,9 @@ impl Parser<'_> {
 
     fn directive(&mut self, line: &Line<'_>, depth: usize) -> Result<(), ConfigError> {
         let config = &mut self.config;
+        if let Some(done) = persistence::directive(config, line) {
+            return done;
+        }
         match line.directive {
             "listener" => self.listener(line)?,
             "port" => {

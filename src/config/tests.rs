@@ -31,7 +31,7 @@ fn cli(args: &[&str]) -> Result<Command, ConfigError> {
 
 fn run(args: &[&str]) -> Config {
     match cli(args) {
-        Ok(Command::Run(config)) => config,
+        Ok(Command::Run(config)) => *config,
         other => panic!("expected Run, got {other:?}"),
     }
 }
@@ -895,8 +895,6 @@ fn mosquitto_directives_midge_lacks_are_refused_by_name() {
     let cases = [
         "password_file /etc/mosquitto/passwd",
         "acl_file /etc/mosquitto/acl",
-        "persistence true",
-        "persistence_location /var/lib/mosquitto/",
         "cafile /etc/ca.pem",
         "certfile /etc/cert.pem",
         "connection bridge-01",
@@ -1119,10 +1117,10 @@ fn dash_c_without_listeners_uses_dash_p_on_loopback() {
 #[test]
 fn dash_c_file_errors_propagate() {
     let dir = TempDir::new("cli-c-bad");
-    let file = dir.write("m.conf", "listener 1883\npersistence true\n");
+    let file = dir.write("m.conf", "listener 1883\npassword_file /etc/p\n");
     let e = cli(&["-c", file.to_str().expect("utf-8 path")]).unwrap_err();
     assert_eq!(e.line, Some(2));
-    assert_eq!(e.directive.as_deref(), Some("persistence"));
+    assert_eq!(e.directive.as_deref(), Some("password_file"));
     assert!(cli_error(&["-c"]).contains("Argument to option 'c' missing"));
     assert!(cli_error(&["-c", "a.conf", "-c", "b.conf"]).contains("given more than once"));
 }
@@ -1176,4 +1174,63 @@ fn subscription_lines_follow_their_log_types() {
     let mut v = parse("");
     v.verbose = true;
     assert!(v.logs(LogType::Unsubscribe), "-v logs everything");
+}
+
+// ---- Persistence ----
+
+#[test]
+fn persistence_is_off_by_default_with_mosquitto_defaults_otherwise() {
+    let p = parse("listener 1883\n").persistence;
+    assert_eq!(p, Persistence::default());
+    assert!(!p.enabled);
+    assert_eq!(p.file, "midge.db");
+    assert_eq!(p.autosave, Autosave::Seconds(Duration::from_secs(1800)));
+    assert_eq!(p.sync, PersistenceSync::Turn);
+}
+
+#[test]
+fn persistence_directives_are_read() {
+    let p = parse(
+        "listener 1883\npersistence true\npersistence_location /var/lib/midge/\n\
+         persistence_file broker.db\npersistence_sync never\nautosave_interval 60\n",
+    )
+    .persistence;
+    assert!(p.enabled);
+    assert_eq!(p.location, std::path::PathBuf::from("/var/lib/midge/"));
+    assert_eq!(p.file, "broker.db");
+    assert_eq!(p.sync, PersistenceSync::Never);
+    assert_eq!(p.autosave, Autosave::Seconds(Duration::from_secs(60)));
+}
+
+#[test]
+fn autosave_on_changes_turns_the_interval_into_a_count_in_either_order() {
+    for text in [
+        "autosave_on_changes true\nautosave_interval 500\n",
+        "autosave_interval 500\nautosave_on_changes true\n",
+    ] {
+        let p = parse(&format!("listener 1883\n{text}")).persistence;
+        assert_eq!(p.autosave, Autosave::Changes(500), "{text}");
+    }
+}
+
+#[test]
+fn bad_persistence_values_name_file_line_and_directive() {
+    assert_eq!(
+        error("listener 1883\npersistence maybe\n"),
+        "midge.conf:2: persistence: invalid value 'maybe': expected true or false"
+    );
+    assert_eq!(
+        error("listener 1883\npersistence_sync always\n"),
+        "midge.conf:2: persistence_sync: invalid value 'always': expected turn or never"
+    );
+    assert_eq!(
+        error("listener 1883\npersistence_file db/x.db\n"),
+        "midge.conf:2: persistence_file: invalid value 'db/x.db': expected a file name \
+         (the directory is persistence_location)"
+    );
+    assert_eq!(
+        error("listener 1883\nautosave_interval -1\n"),
+        "midge.conf:2: autosave_interval: invalid value '-1': expected an integer from 0 to 4294967295"
+    );
+    assert!(error("listener 1883\npersistence_location\n").contains("missing value"));
 }

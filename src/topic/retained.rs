@@ -176,6 +176,16 @@ impl<M> RetainedStore<M> {
         }
     }
 
+    /// Calls `f(&msg)` for every retained message, in no particular order
+    /// (for a snapshot of the store).
+    pub fn for_each(&self, mut f: impl FnMut(&M)) {
+        for (_, node) in self.nodes.iter() {
+            if let Some(m) = &node.msg {
+                f(m);
+            }
+        }
+    }
+
     /// Number of retained messages.
     pub fn len(&self) -> usize {
         self.len
