@@ -4,6 +4,7 @@
 
 mod delivery;
 mod harness;
+mod persist;
 mod v5;
 
 use std::time::Duration;
