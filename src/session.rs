@@ -283,6 +283,15 @@ impl Session {
         self.books.iter_mut().flat_map(|b| b.inflight.iter_mut())
     }
 
+    /// Is the newest in-flight message still to be sent on the current
+    /// connection?
+    pub fn newest_inflight_unsent(&self) -> bool {
+        self.books
+            .as_ref()
+            .and_then(|b| b.inflight.back())
+            .is_some_and(|f| f.sent_at.is_none())
+    }
+
     /// Number of messages in flight.
     pub fn inflight_len(&self) -> usize {
         self.books.as_ref().map_or(0, |b| b.inflight.len())

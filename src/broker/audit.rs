@@ -27,7 +27,8 @@ impl<T> Broker<T> {
     ///
     /// - a connected link and its session point at each other;
     /// - the client id index maps exactly the live sessions;
-    /// - in flight at most the window, distinct packet ids; the queue
+    /// - outstanding on the connection at most the window, distinct packet
+    ///   ids in flight; the queue
     ///   within `max_queued` (count) and `max_queued_bytes`;
     /// - inbound QoS 2 held at most `max_inflight` for MQTT 5 (the
     ///   Receive Maximum midge announces) and distinct.
@@ -72,12 +73,13 @@ impl<T> Broker<T> {
                     ));
                 }
             }
-            if s.inflight_len() > usize::from(s.window) {
+            // Sent on the current connection and not yet acknowledged (a
+            // session resumed with a smaller window may hold more, unsent).
+            let outstanding = s.inflight().filter(|f| f.sent_at.is_some()).count();
+            if outstanding > usize::from(s.window) {
                 return Err(format!(
-                    "session {}: {} in flight, window {}",
-                    s.client_id,
-                    s.inflight_len(),
-                    s.window
+                    "session {}: {outstanding} in flight on its connection, window {}",
+                    s.client_id, s.window
                 ));
             }
             let mut ids = HashSet::new();
@@ -147,5 +149,86 @@ impl<T> Broker<T> {
             .filter(|l| l.state == LinkState::Connected)
             .and_then(|l| self.sessions.get(l.sid()))
             .is_some_and(|s| s.holds_qos2(packet_id))
+    }
+}
+
+/// The durable part of a broker's state, in a form two brokers can be
+/// compared by: what a restart from the store must bring back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurableView {
+    /// Per stored session, by client id: protocol level, filters (sorted),
+    /// outbound QoS 1/2 entries in order as (topic, payload, qos, packet
+    /// id if in flight, PUBREL owed), inbound QoS 2 ids (sorted), will
+    /// topic.
+    pub sessions: Vec<SessionDurable>,
+    /// Retained (topic, payload), sorted; `$SYS` and expired ones left out.
+    pub retained: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDurable {
+    pub client_id: String,
+    pub level: u8,
+    pub filters: Vec<String>,
+    pub out: Vec<(String, Vec<u8>, u8, Option<u16>, bool)>,
+    pub incoming: Vec<u16>,
+    pub will: Option<String>,
+}
+
+impl<T> Broker<T> {
+    /// The durable state now (see [`DurableView`]).
+    pub fn durable_view(&self, now: std::time::Instant) -> DurableView {
+        use crate::codec::QoS;
+        use crate::session::OutState;
+        let mut sessions: Vec<SessionDurable> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.store_id != 0)
+            .map(|(_, s)| {
+                let mut filters: Vec<String> = s.filters().map(str::to_string).collect();
+                filters.sort();
+                let mut out: Vec<_> = s
+                    .inflight()
+                    .filter(|f| f.qos != QoS::AtMostOnce)
+                    .map(|f| {
+                        (
+                            f.msg.topic.to_string(),
+                            f.msg.payload.to_vec(),
+                            f.qos as u8,
+                            Some(f.packet_id),
+                            f.state == OutState::Released,
+                        )
+                    })
+                    .collect();
+                out.extend(s.queued().filter(|q| q.qos != QoS::AtMostOnce).map(|q| {
+                    (
+                        q.msg.topic.to_string(),
+                        q.msg.payload.to_vec(),
+                        q.qos as u8,
+                        None,
+                        false,
+                    )
+                }));
+                let mut incoming: Vec<u16> = s.incoming_ids().collect();
+                incoming.sort_unstable();
+                SessionDurable {
+                    client_id: s.client_id.to_string(),
+                    level: s.protocol.level(),
+                    filters,
+                    out,
+                    incoming,
+                    will: s.will.as_ref().map(|w| w.topic.to_string()),
+                }
+            })
+            .collect();
+        sessions.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        let mut retained = Vec::new();
+        self.retained.for_each(|m| {
+            if !m.topic.starts_with("$SYS") && !m.expired(now) {
+                retained.push((m.topic.to_string(), m.payload.to_vec()));
+            }
+        });
+        retained.sort();
+        DurableView { sessions, retained }
     }
 }

@@ -382,7 +382,6 @@ impl<T> Broker<T> {
             self.persist_done(sid, seq);
         }
         self.stats.expired += expired as u64;
-        self.resend_inflight(sid, now, |_| true);
         self.drain_queue(sid, now);
         if self.sessions[sid].inflight_len() > 0 {
             self.schedule_retry(sid, now);

@@ -322,6 +322,7 @@ impl<T> Broker<T> {
     /// has room, skipping expired ones. Called after an acknowledgement, on
     /// resume and when a connection's output drains.
     pub(super) fn drain_queue(&mut self, sid: usize, now: Instant) {
+        self.resend_unsent(sid, now);
         let max_bytes = self.settings.max_inflight_bytes;
         let Some(session) = self.sessions.get_mut(sid) else {
             return;
@@ -409,14 +410,39 @@ impl<T> Broker<T> {
         }
     }
 
+    /// Re-sends the in-flight messages of session `sid` not yet sent on
+    /// its current connection (all of them just after it resumed), oldest
+    /// first, while fewer than the window are outstanding on it: a client
+    /// back with a lower Receive Maximum gets no more than that at once
+    /// [MQTT-3.3.4-9], and the rest as it acknowledges.
+    pub(super) fn resend_unsent(&mut self, sid: usize, now: Instant) -> usize {
+        let s = &self.sessions[sid];
+        // Sent oldest first, so an unsent one is always at the back: one
+        // look on the path of every acknowledgement.
+        if s.link.is_none() || !s.newest_inflight_unsent() {
+            return 0;
+        }
+        let outstanding = s.inflight().filter(|f| f.sent_at.is_some()).count();
+        let budget = usize::from(s.window).saturating_sub(outstanding);
+        if budget == 0 || outstanding == s.inflight_len() {
+            return 0;
+        }
+        let mut left = budget;
+        self.resend_inflight(sid, now, |sent| {
+            let go = sent.is_none() && left > 0;
+            left -= usize::from(go);
+            go
+        })
+    }
+
     /// Writes every in-flight message of session `sid` that `due` selects
-    /// to its connection again: PUBLISH with DUP, or PUBREL. Returns how
-    /// many went.
+    /// (by when it was last sent on this connection) to its connection
+    /// again: PUBLISH with DUP, or PUBREL. Returns how many went.
     pub(super) fn resend_inflight(
         &mut self,
         sid: usize,
         now: Instant,
-        due: impl Fn(Option<Instant>) -> bool,
+        mut due: impl FnMut(Option<Instant>) -> bool,
     ) -> usize {
         let s = &mut self.sessions[sid];
         let Some(lid) = s.link.map(|l| l as usize) else {

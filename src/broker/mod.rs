@@ -45,7 +45,7 @@ use crate::timer::TimerWheel;
 use crate::topic::{RetainedStore, TopicTree};
 
 #[cfg(any(test, fuzzing))]
-pub use audit::SessionView;
+pub use audit::{DurableView, SessionDurable, SessionView};
 pub use deliver::TX_HIGH_WATER;
 pub use link::{Link, RxBuf};
 pub use restore::Restored;

@@ -21,6 +21,13 @@
 //!   no subscriber again (exactly once, [MQTT-4.3.3-10]);
 //! - the watcher stays connected and is answered.
 //!
+//! With persistence (selector bit 7), every turn's journal goes to a
+//! "disk"; at the end, after every connection has dropped, a broker
+//! restored from that disk, and one restored from a snapshot of the live
+//! state alone, must hold the same durable state as the live broker
+//! (sessions, subscriptions, queued and in-flight messages with their ids,
+//! inbound QoS 2 ids, wills, retained messages).
+//!
 //! At the end the clock runs far enough for every expiry, and the broker
 //! shuts down, audited again.
 
@@ -76,7 +83,14 @@ struct Driver {
     /// PUBLISH packets the watcher received in the current step.
     watched: Vec<Publish>,
     max_packet: usize,
+    settings: Settings,
+    /// Every record journalled, with persistence on.
+    disk: Option<Vec<Vec<u8>>>,
+    start: Instant,
 }
+
+/// The wall clock at the start (ms since the epoch).
+const WALL: u64 = 1_780_000_000_000;
 
 /// Runs one input (see the module doc).
 pub fn run(data: &[u8]) {
@@ -127,6 +141,7 @@ pub fn run(data: &[u8]) {
     for slot in 0..LINKS {
         d.read(slot);
     }
+    d.check_restart();
     // Past every will delay, session and message expiry the templates
     // set, then past `persistent_client_expiration`.
     for secs in [5, 31] {
@@ -165,7 +180,11 @@ impl Driver {
         settings.listeners[0].max_topic_alias = 3;
         let max_packet = settings.max_packet_size;
         let now = Instant::now();
-        let mut broker = Broker::new(settings, now);
+        let mut broker = Broker::new(settings.clone(), now);
+        let disk = (select & 0x80 != 0).then(|| {
+            broker.restore(std::iter::empty(), WALL, now);
+            Vec::new()
+        });
         let watcher = broker.open_link((), peer(), 0, now).expect("watcher link");
         let mut d = Driver {
             broker,
@@ -176,6 +195,9 @@ impl Driver {
             ever: HashMap::new(),
             watched: Vec::new(),
             max_packet,
+            settings,
+            disk,
+            start: now,
         };
         let mut wire = BytesMut::new();
         let mut hello = connect(Protocol::V311, WATCHER_ID, true);
@@ -380,6 +402,48 @@ impl Driver {
         if let Err(broken) = self.broker.audit() {
             panic!("audit: {broken}");
         }
+        self.sync();
+    }
+
+    /// The end of a turn: the journal goes to the disk.
+    fn sync(&mut self) {
+        if let Some(disk) = self.disk.as_mut() {
+            disk.extend(self.broker.journal().map(<[u8]>::to_vec));
+            self.broker.clear_journal();
+        }
+    }
+
+    /// With persistence: every connection drops (wills go out or are held
+    /// as the live broker decides), then a restart from the disk and one
+    /// from a snapshot alone must give the live broker's durable state.
+    fn check_restart(&mut self) {
+        if self.disk.is_none() {
+            return;
+        }
+        for slot in 0..LINKS {
+            if let Some(link) = self.slots[slot].link {
+                self.broker
+                    .link_lost(link, CloseCause::SocketClosed, self.now);
+            }
+        }
+        self.settle();
+        let now = self.now;
+        let wall = WALL + now.saturating_duration_since(self.start).as_millis() as u64;
+        let live = self.broker.durable_view(now);
+        let restart = |bodies: &[Vec<u8>]| {
+            let mut b: Broker<()> = Broker::new(self.settings.clone(), now);
+            b.restore(bodies.iter().map(Vec::as_slice), wall, now);
+            if let Err(broken) = b.audit() {
+                panic!("audit after restart: {broken}");
+            }
+            b.durable_view(now)
+        };
+        let disk = self.disk.as_deref().unwrap_or_default();
+        assert_eq!(restart(disk), live, "restarted from the log");
+        self.broker.journal_live_state();
+        let snapshot: Vec<Vec<u8>> = self.broker.journal().map(<[u8]>::to_vec).collect();
+        self.broker.clear_journal();
+        assert_eq!(restart(&snapshot), live, "restarted from a snapshot");
     }
 }
 

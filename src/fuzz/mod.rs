@@ -12,6 +12,8 @@
 //!   moving; the broker's invariants are audited after every step.
 //! - [`config`]: the config parser over a main file and `include_dir`
 //!   files.
+//! - [`store`]: recovery from arbitrary store files, and the replay of
+//!   arbitrary records into a broker.
 
 pub mod broker;
 pub mod codec;
@@ -21,14 +23,16 @@ mod oracle;
 mod replay;
 #[cfg(test)]
 mod seeds;
+pub mod store;
 
 /// A target: takes the fuzzer's bytes, panics when a property fails.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as `scripts/fuzz.sh` and the corpus folders name
 /// them.
-pub const TARGETS: [(&str, Target); 3] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("codec", codec::run),
     ("broker", broker::run),
     ("config", config::run),
+    ("store", store::run),
 ];

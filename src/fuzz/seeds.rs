@@ -114,6 +114,12 @@ fn broker_seeds() -> Vec<Vec<u8>> {
     }
     raw.push(6);
     scripts.push(raw);
+    // The same sessions with persistence on.
+    let persisted: Vec<Vec<u8>> = scripts
+        .iter()
+        .map(|s| [&[s[0] | 0x80][..], &s[1..]].concat())
+        .collect();
+    scripts.extend(persisted);
     scripts
 }
 
@@ -133,6 +139,51 @@ fn config_seeds() -> Vec<Vec<u8>> {
     vec![plain.into(), listeners.into(), refused.into()]
 }
 
+/// Store seeds: real store files (a log; a snapshot and the log after
+/// it) holding one record of every kind, and the same records in the
+/// target's length-prefixed form.
+fn store_seeds() -> Vec<Vec<u8>> {
+    use crate::store::{Options, Store};
+    let samples: Vec<Vec<u8>> = crate::store::record::tests::samples()
+        .iter()
+        .map(|r| {
+            let mut b = Vec::new();
+            r.encode(&mut b);
+            b
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("midge-store-seeds-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let (mut store, _) = Store::open(&dir, "s", Options::default()).unwrap();
+    for b in &samples {
+        store.append(b).unwrap();
+    }
+    store.commit().unwrap();
+    let log0 = fs::read(dir.join("s.0.log")).unwrap();
+    let mut w = store.begin_compaction().unwrap();
+    for b in &samples {
+        w.write(b).unwrap();
+    }
+    store.finish_compaction(w).unwrap();
+    store.append(&samples[0]).unwrap();
+    store.commit().unwrap();
+    let snap = fs::read(dir.join("s")).unwrap();
+    let log1 = fs::read(dir.join("s.1.log")).unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+    let len = |b: &[u8]| (b.len() as u16).to_le_bytes();
+    let mut records = vec![0u8];
+    for b in &samples {
+        records.extend_from_slice(&len(b));
+        records.extend_from_slice(b);
+    }
+    vec![
+        [&[0u8][..], &log0].concat(),
+        [&[1u8][..], &len(&snap), &snap, &log1].concat(),
+        records,
+    ]
+}
+
 /// A stable name for a seed: FNV-1a of its bytes.
 fn name(data: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -149,6 +200,7 @@ fn stored_corpora_hold_every_seed() {
         ("codec", codec_seeds()),
         ("broker", broker_seeds()),
         ("config", config_seeds()),
+        ("store", store_seeds()),
     ] {
         let dir = corpus_dir(target);
         let stored: HashSet<Vec<u8>> = corpus(&dir).into_iter().map(|(_, d)| d).collect();

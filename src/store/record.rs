@@ -511,7 +511,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{Record, RecordError};
 
     /// One record of every kind, with values at their fields' limits.

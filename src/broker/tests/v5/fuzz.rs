@@ -136,3 +136,35 @@ fn second_connect_v5_gets_disconnect_protocol_error_mqtt_3_1_0_2() {
     );
     assert!(!h.is_open(link));
 }
+
+/// Found by `fuzz/broker`: a session resumed with a lower Receive Maximum
+/// got every in-flight message of its last connection re-sent at once.
+/// No more than Receive Maximum go unacknowledged [MQTT-3.3.4-9]; the rest
+/// follow as the client acknowledges.
+#[test]
+fn resume_with_a_lower_receive_maximum_resends_within_it_mqtt_3_3_4_9() {
+    let mut h = Harness::new();
+    let (sub, _) = h.connect(connect5("r", Some(100), true));
+    h.send(sub, sub5(1, "a", qos(QoS::AtLeastOnce), None));
+    h.recv(sub);
+    let p = h.client("p", true);
+    for i in 1..=5 {
+        h.send(
+            p,
+            publish("a", &format!("m{i}"), QoS::AtLeastOnce, false, i),
+        );
+    }
+    assert_eq!(publishes(&h.recv(sub)).len(), 5);
+    h.broker.link_lost(sub, CloseCause::SocketClosed, h.now);
+    let mut c = connect5("r", Some(100), false);
+    c.properties.receive_maximum = Some(2);
+    let (sub, ack) = h.connect(c);
+    assert!(ack.session_present);
+    let got = h.recv(sub);
+    assert_eq!(payloads(&got), ["m1", "m2"], "two at once: {got:?}");
+    assert!(publishes(&got).iter().all(|p| p.dup));
+    let first = publishes(&got)[0].packet_id;
+    h.send(sub, Packet::PubAck(Ack::new(first)));
+    assert_eq!(payloads(&h.recv(sub)), ["m3"]);
+    h.broker.audit().expect("audit");
+}
