@@ -165,12 +165,16 @@ pub struct DurableView {
     pub retained: Vec<(String, Vec<u8>)>,
 }
 
+/// An outbound entry: (topic, payload, qos, packet id if in flight, PUBREL
+/// owed).
+pub type OutDurable = (String, Vec<u8>, u8, Option<u16>, bool);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionDurable {
     pub client_id: String,
     pub level: u8,
     pub filters: Vec<String>,
-    pub out: Vec<(String, Vec<u8>, u8, Option<u16>, bool)>,
+    pub out: Vec<OutDurable>,
     pub incoming: Vec<u16>,
     pub will: Option<String>,
 }
