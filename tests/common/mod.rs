@@ -161,6 +161,16 @@ impl Client {
         }
     }
 
+    /// Reads exactly `buf.len()` bytes; false if the read timeout passed
+    /// first (panics on EOF or another error).
+    pub fn try_read_exact(&mut self, buf: &mut [u8]) -> bool {
+        match self.stream.read_exact(buf) {
+            Ok(()) => true,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+            Err(e) => panic!("reading from the broker: {e}"),
+        }
+    }
+
     /// Reads one packet and asserts that it is exactly `expected`.
     pub fn expect(&mut self, expected: &[u8]) {
         let got = self.read_packet();
