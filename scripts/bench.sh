@@ -25,7 +25,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT_DIR=$ROOT/scripts/out
-ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2"
+ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk"
+# Scenarios run with persistence on (both brokers): their store goes to
+# a directory of the run in $TMP; the table adds disk bytes per message.
+DISK_SCENARIOS="qos1_disk trickle_disk"
 V5_SCENARIOS="fanin5 fanout5 qos1_5"
 
 quick=0
@@ -143,12 +146,20 @@ scenario_args() {
     qos1) echo "qos --qos 1 --duration $d" ;;
     qos1_5) echo "qos --qos 1 --duration $d --mqtt5" ;;
     qos2) echo "qos --qos 2 --duration $d" ;;
+    # QoS 1 from 4 publishers (window 100) to persistent subscribers: in
+    # memory, and with every acknowledged message durable.
+    qos1_mem|qos1_disk) echo "qos --qos 1 --publishers 4 --window 100 --persistent --duration $d" ;;
+    # One QoS 1 message a second to a persistent subscriber: the SD card
+    # figure (bytes written per message when nothing else happens).
+    trickle_disk) echo "latency --qos 1 --rate 1 --persistent --duration $(awk -v d="$d" 'BEGIN {print (d < 20 ? 20 : d)}')" ;;
   esac
 }
 
 # ---- brokers -----------------------------------------------------------
 # Equivalent settings: no persistence, limits raised so neither drops.
-write_conf() { # NAME PORT FILE
+write_conf() { # NAME PORT FILE SCENARIO
+  local disk=0
+  case " $DISK_SCENARIOS " in *" $4 "*) disk=1 ;; esac
   {
     echo "listener $2 127.0.0.1"
     echo "allow_anonymous true"
@@ -157,8 +168,13 @@ write_conf() { # NAME PORT FILE
     echo "max_queued_bytes 0"
     echo "max_connections -1"
     echo "sys_interval 0"
+    if [ $disk = 1 ]; then
+      mkdir -p "$TMP/store-$2"; rm -f "$TMP/store-$2"/*
+      echo "persistence true"
+      echo "persistence_location $TMP/store-$2/"
+    fi
     if [ "$1" = mosquitto ]; then
-      echo "persistence false"
+      [ $disk = 1 ] || echo "persistence false"
       if [ $nodelay = 1 ]; then echo "set_tcp_nodelay true"; fi
       echo "connection_messages false"
       echo "log_dest stderr"
@@ -176,9 +192,9 @@ port_open() { # PORT
   fi
 }
 
-start_broker() { # NAME PORT LOG -> BROKER_PID
+start_broker() { # NAME PORT LOG SCENARIO -> BROKER_PID
   local conf=$TMP/$1-$2.conf
-  write_conf "$1" "$2" "$conf"
+  write_conf "$1" "$2" "$conf" "$4"
   case $1 in
     midge) "$MIDGE" -c "$conf" >"$3" 2>&1 & ;;
     baseline) "$BASELINE" -c "$conf" >"$3" 2>&1 & ;;
@@ -204,6 +220,7 @@ stop_broker() {
 }
 
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+io_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/io" 2>/dev/null || echo 0; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -226,14 +243,14 @@ for round in $(seq "$rounds"); do
       tries=0
       while port_open "$port" && [ $tries -lt 70 ]; do tries=$((tries + 1)); port=$((18830 + run_no % 70)); run_no=$((run_no + 1)); done
       log=$TMP/$broker-$scen-$round.log
-      start_broker "$broker" "$port" "$log" || {
+      start_broker "$broker" "$port" "$log" "$scen" || {
         printf '{"scenario":"%s","broker":"%s","round":%d,"errors":1,"first_error":"broker did not start"}\n' \
           "$scen" "$broker" "$round" >> "$RAW"
         continue
       }
       read -r -a args <<< "$(scenario_args "$scen")"
       case $scen in connections|subscribed) args+=(--broker-pid "$BROKER_PID") ;; esac
-      c0=$(cpu_ticks "$BROKER_PID")
+      c0=$(cpu_ticks "$BROKER_PID"); w0=$(io_field "$BROKER_PID" wchar); d0=$(io_field "$BROKER_PID" write_bytes)
       rc=0
       line=$("$BENCH" "${args[@]}" --port "$port" 2>"$TMP/bench.err") || rc=$?
       if ! kill -0 "$BROKER_PID" 2>/dev/null; then
@@ -244,12 +261,16 @@ for round in $(seq "$rounds"); do
         c1=$(cpu_ticks "$BROKER_PID")
         rss=$(status_kb "$BROKER_PID" VmRSS); hwm=$(status_kb "$BROKER_PID" VmHWM)
         cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN {printf "%.3f", (b - a) / t}')
-        line="${line%\}},\"bench\":\"$scen\",\"broker\":\"$broker\",\"round\":$round,\"rc\":$rc,\"broker_cpu_s\":$cpu,\"broker_rss_kb\":$rss,\"broker_hwm_kb\":$hwm}"
+        w1=$(io_field "$BROKER_PID" wchar); d1=$(io_field "$BROKER_PID" write_bytes)
+        line="${line%\}},\"bench\":\"$scen\",\"broker\":\"$broker\",\"round\":$round,\"rc\":$rc,\"broker_cpu_s\":$cpu,\"broker_rss_kb\":$rss,\"broker_hwm_kb\":$hwm,\"broker_wchar\":$((w1 - w0)),\"broker_write_bytes\":$((d1 - d0))}"
       else
         err=$(head -c 200 "$TMP/bench.err" | tr '\n"\\' '   ')
         line="{\"bench\":\"$scen\",\"broker\":\"$broker\",\"round\":$round,\"rc\":$rc,\"errors\":1,\"first_error\":\"no result: $err\"}"
       fi
       stop_broker
+      # midge logs its store's work when it stops.
+      syncs=$(sed -n 's/.*store: [0-9]* commits, \([0-9]*\) syncs.*/\1/p' "$log" | tail -n 1)
+      [ -n "$syncs" ] && [ -n "$line" ] && line="${line%\}},\"broker_syncs\":$syncs}"
       echo "$line" >> "$RAW"
       echo "round $round $scen $broker: $(echo "$line" | grep -o '"msgs_per_sec":[0-9]*\|"connect_rate":[0-9]*\|"sub_rx_bytes_per_msg":[0-9.]*\|"errors":[0-9]*\|"first_error":"[^"]*"' | tr '\n' ' ')" >&2
     done
@@ -291,12 +312,16 @@ def stats(all_runs):
         "pub B/msg": med([r.get("pub_tx_bytes_per_msg") for r in rs]),
         "cpu s": med([r.get("broker_cpu_s") for r in rs]),
         "hwm MB": med([r["broker_hwm_kb"] / 1024 if r.get("broker_hwm_kb") else None for r in rs]),
+        "disk B/msg": med([r["broker_wchar"] / r["received"] if r.get("broker_wchar") and r.get("received") else None for r in rs]),
+        "dev B/msg": med([r["broker_write_bytes"] / r["received"] if r.get("broker_write_bytes") and r.get("received") else None for r in rs]),
+        "syncs/s": med([r["broker_syncs"] / r["seconds"] if r.get("broker_syncs") is not None and r.get("seconds") else None for r in rs]),
         "errors": sum(r.get("errors", 0) for r in all_runs),
         "runs": str(n) if ok == n else f"{ok}/{n}",
     }
 
 cols = ["msgs/s", "msgs/cpu-s", "p50 us", "p99 us", "p99.9 us", "conn/s", "B/conn",
-        "sub B/msg", "pub B/msg", "cpu s", "hwm MB", "errors", "runs"]
+        "sub B/msg", "pub B/msg", "cpu s", "hwm MB", "disk B/msg", "dev B/msg", "syncs/s",
+        "errors", "runs"]
 def fmt(v):
     if v is None: return "-"
     if isinstance(v, (int, str)): return str(v)

@@ -262,6 +262,13 @@ impl Server {
             }
             self.close_ended(durable);
             if stopping {
+                if let Some(d) = &self.durable {
+                    let st = d.stats();
+                    info!(
+                        "store: {} commits, {} syncs, {} bytes written, {} compactions, {} errors",
+                        st.commits, st.syncs, st.bytes_written, st.compactions, st.errors
+                    );
+                }
                 info!("stopped");
                 return Ok(());
             }

@@ -34,6 +34,7 @@ pub fn connect(tx: &mut Vec<u8>, client_id: &[u8], o: &Opts, client: Client) {
         } else {
             0
         },
+        persistent: o.persistent && client == Client::Subscriber,
     };
     wire::connect(tx, client_id, KEEP_ALIVE, o.version, props);
 }

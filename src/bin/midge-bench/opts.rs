@@ -71,6 +71,10 @@ pub struct Opts {
     pub version: Version,
     /// Topic Alias Maximum subscribers announce (MQTT 5); 0 = none.
     pub topic_alias_max: u16,
+    /// Subscribers keep a session (3.1.1 clean session 0; MQTT 5 a Session
+    /// Expiry Interval that never ends), so a broker with persistence
+    /// stores what it delivers to them.
+    pub persistent: bool,
 }
 
 /// Largest payload the tool will send.
@@ -168,6 +172,11 @@ fn options() -> Options {
         "topic-alias-max",
         "MQTT 5: Topic Alias Maximum subscribers announce, 0 for none (100)",
         "N",
+    );
+    o.optflag(
+        "",
+        "persistent",
+        "subscribers keep a session (clean session 0 / session expiry never), as a persistence test needs",
     );
     o.optflag("h", "help", "print this help");
     o
@@ -270,6 +279,7 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
             Version::V311
         },
         topic_alias_max: num(&m, "topic-alias-max", 100)?,
+        persistent: m.opt_present("persistent"),
     };
     if opts.version == Version::V311 && m.opt_present("topic-alias-max") {
         return Err("--topic-alias-max: topic aliases need --mqtt5".into());

@@ -59,6 +59,9 @@ pub struct ConnectProps {
     /// Topic Alias Maximum: aliases the broker may assign on its way to
     /// this client; 0 (the default) allows none and is not sent.
     pub topic_alias_max: u16,
+    /// Keep a session: 3.1.1 clean session 0; MQTT 5 clean start with a
+    /// Session Expiry Interval that never ends.
+    pub persistent: bool,
 }
 
 /// Bytes a variable byte integer takes.
@@ -93,9 +96,10 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// Appends a CONNECT (clean session / clean start, no will, no
-/// credentials) at `version`; MQTT 5 carries `props`. Called once per
-/// connection before anything else is sent.
+/// Appends a CONNECT (clean session / clean start unless
+/// `props.persistent`, no will, no credentials) at `version`; MQTT 5
+/// carries `props`. Called once per connection before anything else is
+/// sent.
 pub fn connect(
     out: &mut Vec<u8>,
     client_id: &[u8],
@@ -103,8 +107,12 @@ pub fn connect(
     version: Version,
     props: ConnectProps,
 ) {
-    let mut block = [0u8; 6];
+    let mut block = [0u8; 11];
     let mut n = 0;
+    if version == Version::V5 && props.persistent {
+        block[..5].copy_from_slice(&[0x11, 0xff, 0xff, 0xff, 0xff]);
+        n = 5;
+    }
     if version == Version::V5 {
         for (id, value) in [
             (0x21, props.receive_max.unwrap_or(0)),
@@ -121,7 +129,12 @@ pub fn connect(
     out.push(0x10);
     let props_len = if version == Version::V5 { 1 + n } else { 0 };
     put_len(out, 10 + props_len + 2 + client_id.len());
-    out.extend_from_slice(&[0, 4, b'M', b'Q', b'T', b'T', version.level(), 0x02]);
+    let clean = if props.persistent && version == Version::V311 {
+        0x00
+    } else {
+        0x02
+    };
+    out.extend_from_slice(&[0, 4, b'M', b'Q', b'T', b'T', version.level(), clean]);
     out.extend_from_slice(&keep_alive.to_be_bytes());
     if version == Version::V5 {
         put_len(out, block.len());
@@ -242,6 +255,7 @@ mod tests {
         let props = ConnectProps {
             receive_max: Some(100),
             topic_alias_max: 0x0102,
+            persistent: false,
         };
         connect(&mut out, b"ab", 60, Version::V5, props);
         #[rustfmt::skip]
@@ -257,6 +271,26 @@ mod tests {
             out,
             [0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 0, 0, 0, 0]
         );
+    }
+
+    #[test]
+    fn persistent_connects_keep_a_session() {
+        let props = ConnectProps {
+            persistent: true,
+            ..ConnectProps::default()
+        };
+        let mut out = Vec::new();
+        connect(&mut out, b"ab", 60, Version::V311, props);
+        assert_eq!(out[9], 0x00, "3.1.1: clean session 0");
+        out.clear();
+        connect(&mut out, b"ab", 60, Version::V5, props);
+        #[rustfmt::skip]
+        let want = [
+            0x10, 20, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 60,
+            5, 0x11, 0xff, 0xff, 0xff, 0xff,
+            0, 2, b'a', b'b',
+        ];
+        assert_eq!(out, want, "5.0: clean start, session expiry never");
     }
 
     #[test]
