@@ -144,7 +144,7 @@ fn config_seeds() -> Vec<Vec<u8>> {
 /// target's length-prefixed form.
 fn store_seeds() -> Vec<Vec<u8>> {
     use crate::store::{Options, Store};
-    let samples: Vec<Vec<u8>> = crate::store::record::tests::samples()
+    let samples: Vec<Vec<u8>> = crate::store::record_tests::samples()
         .iter()
         .map(|r| {
             let mut b = Vec::new();

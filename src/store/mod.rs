@@ -80,6 +80,8 @@ pub mod model;
 #[cfg(test)]
 mod model_tests;
 pub mod record;
+#[cfg(test)]
+pub(crate) mod record_tests;
 mod recover;
 mod snapshot;
 #[cfg(test)]
