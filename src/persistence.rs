@@ -17,10 +17,13 @@ use log::{error, info, warn};
 
 use crate::broker::Broker;
 use crate::config::{Autosave, Persistence, PersistenceSync};
-use crate::store::{DamagedFile, Options, Store, SyncPolicy};
+use crate::store::{DamagedFile, Options, SnapshotWriter, Store, SyncPolicy};
 
 /// The smallest log that is worth compacting.
 const MIN_COMPACT: u64 = 1 << 20;
+/// Records of live state written into a snapshot per turn: the bound on
+/// how long a compaction holds the loop at once.
+const STEP_RECORDS: usize = 2048;
 /// Retry period while commits fail.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -36,6 +39,18 @@ pub struct Durable {
     /// succeeds.
     failing_since: Option<Instant>,
     retry_at: Option<Instant>,
+    /// A compaction under way: written a part per turn.
+    compaction: Option<Compaction>,
+}
+
+/// A snapshot being written, and what it has cost so far.
+struct Compaction {
+    writer: SnapshotWriter<std::fs::File>,
+    began: Instant,
+    steps: u32,
+    bytes: u64,
+    /// The longest the loop was held by one step (or the finish).
+    longest: Duration,
 }
 
 /// Wall clock now, in ms since the Unix epoch.
@@ -119,6 +134,7 @@ impl Durable {
             records_since: 0,
             failing_since: None,
             retry_at: None,
+            compaction: None,
         })
     }
 
@@ -152,7 +168,11 @@ impl Durable {
                     );
                 }
                 self.retry_at = None;
-                self.maybe_compact(broker, now);
+                if self.compaction.is_some() {
+                    self.compact_step(broker);
+                } else {
+                    self.maybe_compact(broker, now);
+                }
                 true
             }
             Err(e) => {
@@ -171,8 +191,8 @@ impl Durable {
         self.retry_at
     }
 
-    /// Compacts when the log has outgrown the live state: past twice the
-    /// last snapshot (and 1 MiB), or per `autosave_interval` /
+    /// Starts a compaction when the log has outgrown the live state: past
+    /// twice the last snapshot (and 1 MiB), or per `autosave_interval` /
     /// `autosave_on_changes` when the log holds anything to drop.
     fn maybe_compact<T>(&mut self, broker: &mut Broker<T>, now: Instant) {
         let log = self.store.log_len();
@@ -183,40 +203,91 @@ impl Durable {
                 Autosave::Changes(n) => n > 0 && self.records_since >= n,
             };
         if by_size || by_autosave {
-            if let Err(e) = self.compact(broker) {
-                warn!("store: compaction failed ({e}); the log goes on");
-            }
             self.last_compaction = now;
             self.records_since = 0;
+            match self.store.begin_compaction() {
+                Ok(writer) => {
+                    broker.begin_live_state();
+                    self.compaction = Some(Compaction {
+                        writer,
+                        began: Instant::now(),
+                        steps: 0,
+                        bytes: 0,
+                        longest: Duration::ZERO,
+                    });
+                    self.compact_step(broker);
+                }
+                Err(e) => warn!("store: compaction not started ({e}); the log goes on"),
+            }
         }
     }
 
-    /// Writes the live state into a new snapshot and drops the old log.
-    pub fn compact<T>(&mut self, broker: &mut Broker<T>) -> io::Result<()> {
-        let started = Instant::now();
-        let mut writer = self.store.begin_compaction()?;
-        broker.journal_live_state();
-        let mut bytes = 0u64;
+    /// One turn's part of a compaction: up to [`STEP_RECORDS`] records of
+    /// live state into the snapshot; the last part finishes it (sync,
+    /// rename, old log removed).
+    fn compact_step<T>(&mut self, broker: &mut Broker<T>) {
+        let Some(mut c) = self.compaction.take() else {
+            return;
+        };
+        let t = Instant::now();
+        let done = broker.journal_live_state_step(STEP_RECORDS);
         let mut result = Ok(());
         for body in broker.journal() {
-            bytes += body.len() as u64 + 8;
-            if let Err(e) = writer.write(body) {
+            c.bytes += body.len() as u64 + 8;
+            if let Err(e) = c.writer.write(body) {
                 result = Err(e);
                 break;
             }
         }
         broker.clear_journal();
+        c.steps += 1;
         if let Err(e) = result {
-            self.store.abandon_compaction(writer);
-            return Err(e);
+            warn!("store: compaction failed ({e}); the log goes on");
+            broker.abandon_live_state();
+            self.store.abandon_compaction(c.writer);
+            return;
         }
-        let records = writer.records();
-        self.store.finish_compaction(writer)?;
-        self.live = bytes;
-        info!(
-            "store: compacted to {records} records, {bytes} bytes in {} ms",
-            started.elapsed().as_millis()
-        );
+        if !done {
+            c.longest = c.longest.max(t.elapsed());
+            self.compaction = Some(c);
+            return;
+        }
+        let records = c.writer.records();
+        let finished = self.store.finish_compaction(c.writer);
+        c.longest = c.longest.max(t.elapsed());
+        match finished {
+            Ok(()) => {
+                self.live = c.bytes;
+                info!(
+                    "store: compacted to {records} records, {} bytes, in {} turns over {} ms; longest pause {} ms",
+                    c.bytes,
+                    c.steps,
+                    c.began.elapsed().as_millis(),
+                    c.longest.as_millis()
+                );
+            }
+            Err(e) => warn!("store: compaction failed ({e}); the log goes on"),
+        }
+    }
+
+    /// Writes the whole live state into a new snapshot at once (a
+    /// compaction in one step).
+    pub fn compact<T>(&mut self, broker: &mut Broker<T>) -> io::Result<()> {
+        if self.compaction.is_some() {
+            return Ok(());
+        }
+        let writer = self.store.begin_compaction()?;
+        broker.begin_live_state();
+        self.compaction = Some(Compaction {
+            writer,
+            began: Instant::now(),
+            steps: 0,
+            bytes: 0,
+            longest: Duration::ZERO,
+        });
+        while self.compaction.is_some() {
+            self.compact_step(broker);
+        }
         Ok(())
     }
 

@@ -206,6 +206,8 @@ pub struct Broker<T> {
     started: Instant,
     /// Durable changes of this turn; `None` without persistence.
     journal: Option<Box<persist::Journal>>,
+    /// A snapshot being written over several turns.
+    snapshot_todo: Option<Box<restore::SnapshotTodo>>,
 }
 
 impl<T> Broker<T> {
@@ -243,6 +245,7 @@ impl<T> Broker<T> {
             stats: Stats::default(),
             started: now,
             journal: None,
+            snapshot_todo: None,
         };
         if broker.settings.sys_interval.is_some() {
             broker.publish_sys_static(now);

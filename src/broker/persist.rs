@@ -97,6 +97,11 @@ impl Journal {
         self.ends.is_empty()
     }
 
+    /// Records held.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
     /// The bodies, in order.
     pub fn bodies(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0;

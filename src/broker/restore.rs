@@ -284,11 +284,10 @@ impl<T> Broker<T> {
     }
 
     /// Compaction: called right after the store started a new log (with
-    /// this turn's records committed). Starts a new generation and puts
-    /// the whole durable state into the journal as records, for the
-    /// snapshot; take them with [`Broker::journal`], then
-    /// [`Broker::clear_journal`].
-    pub fn journal_live_state(&mut self) {
+    /// this turn's records committed). Starts a new generation and lists
+    /// the durable state to write; [`Broker::journal_live_state_step`]
+    /// then puts it into the journal a part at a time, for the snapshot.
+    pub fn begin_live_state(&mut self) {
         let Some(j) = self.journal.as_deref_mut() else {
             return;
         };
@@ -296,21 +295,69 @@ impl<T> Broker<T> {
             warn!("store: records pending at compaction; they go to the snapshot too");
         }
         j.generation += 1;
-        let stored: Vec<usize> = self
+        let sessions = self
             .sessions
             .iter()
             .filter(|(_, s)| s.store_id != 0)
-            .map(|(sid, _)| sid)
+            .map(|(sid, s)| (sid, s.generation))
             .collect();
-        for sid in stored {
-            self.write_session(sid);
-        }
         let mut retained = Vec::new();
         self.retained.for_each(|m| retained.push(m.clone()));
-        for m in retained {
-            self.persist_retain(&m);
-        }
+        self.snapshot_todo = Some(Box::new(SnapshotTodo { sessions, retained }));
     }
+
+    /// Puts the next part of the listed state into the journal: sessions
+    /// (as they are now: the snapshot may mix times, see `store::model`)
+    /// until about `budget` records, then retained messages. Returns true
+    /// once everything listed is in. Called with the journal empty (right
+    /// after a commit), so the journal holds only snapshot records.
+    pub fn journal_live_state_step(&mut self, budget: usize) -> bool {
+        let Some(mut todo) = self.snapshot_todo.take() else {
+            return true;
+        };
+        let goal = self.journal.as_ref().map_or(0, |j| j.len()) + budget;
+        while self.journal.as_ref().map_or(0, |j| j.len()) < goal {
+            if let Some((sid, generation)) = todo.sessions.pop() {
+                let live = self
+                    .sessions
+                    .get(sid)
+                    .is_some_and(|s| s.generation == generation && s.store_id != 0);
+                if live {
+                    self.write_session(sid);
+                }
+            } else if let Some(m) = todo.retained.pop() {
+                let current = self
+                    .retained
+                    .get(&m.topic)
+                    .is_some_and(|r| Rc::ptr_eq(r, &m));
+                if current {
+                    self.persist_retain(&m);
+                }
+            } else {
+                return true;
+            }
+        }
+        self.snapshot_todo = Some(todo);
+        false
+    }
+
+    /// A compaction given up: nothing more to list.
+    pub fn abandon_live_state(&mut self) {
+        self.snapshot_todo = None;
+    }
+
+    /// The whole durable state into the journal at once (tests, fuzzing).
+    pub fn journal_live_state(&mut self) {
+        self.begin_live_state();
+        while !self.journal_live_state_step(usize::MAX / 2) {}
+    }
+}
+
+/// What an incremental snapshot has still to write.
+pub(super) struct SnapshotTodo {
+    /// Stored sessions as (slot, generation), taken from the back.
+    sessions: Vec<(usize, u32)>,
+    retained: Vec<SharedMessage>,
 }
 
 fn protocol_of(level: u8) -> Option<Protocol> {

@@ -369,3 +369,80 @@ fn undecodable_records_are_counted_not_fatal() {
     s.restart(Duration::ZERO);
     assert_eq!((s.restored.sessions, s.restored.undecodable), (1, 1));
 }
+
+#[test]
+fn a_snapshot_written_over_several_turns_while_clients_go_on() {
+    let mut s = Stored::new();
+    for id in ["s1", "s2", "s3"] {
+        offline_subscriber(&mut s, id, "a/#", QoS::AtLeastOnce);
+    }
+    let p = s.h.client("pub", true);
+    for i in 1..=4 {
+        s.send(
+            p,
+            publish("a/x", &format!("old{i}"), QoS::AtLeastOnce, false, i),
+        );
+    }
+    s.send(p, publish("r/1", "first", QoS::AtMostOnce, true, 0));
+    // Compaction: the store switches to a new log, the snapshot is written
+    // one record at a time, and clients go on in between.
+    s.sync();
+    s.h.broker.begin_live_state();
+    let mut snapshot = Vec::new();
+    let mut new_log = Vec::new();
+    let mut turn = 0;
+    loop {
+        let done = s.h.broker.journal_live_state_step(1);
+        snapshot.extend(s.h.broker.journal().map(<[u8]>::to_vec));
+        s.h.broker.clear_journal();
+        if done {
+            break;
+        }
+        turn += 1;
+        // Sessions are written last first (s3, s2, s1), then retained.
+        match turn {
+            // s3, already written, starts clean: gone.
+            1 => {
+                let (l, _) = s.h.connect(crate::codec::Connect {
+                    clean_start: true,
+                    ..persistent("s3")
+                });
+                s.h.send(l, Packet::Disconnect(Default::default()));
+            }
+            // A message for s2 (written) and s1 (not yet).
+            2 => {
+                s.h.send(p, publish("a/x", "new1", QoS::AtLeastOnce, false, 9))
+            }
+            // s2 takes everything; the retained value changes before the
+            // snapshot gets to it.
+            3 => {
+                let (l, _) = s.h.connect(persistent("s2"));
+                let got = s.h.recv(l);
+                for m in publishes(&got) {
+                    s.h.send(l, Packet::PubAck(Ack::new(m.packet_id)));
+                }
+                s.h.send(l, Packet::Disconnect(Default::default()));
+                s.h.send(p, publish("r/1", "second", QoS::AtMostOnce, true, 0));
+            }
+            _ => {}
+        }
+        new_log.extend(s.h.broker.journal().map(<[u8]>::to_vec));
+        s.h.broker.clear_journal();
+    }
+    assert_eq!(turn, 3, "written over four turns");
+    s.disk = snapshot;
+    s.disk.extend(new_log);
+    s.restart(Duration::ZERO);
+    let (_, got) = resume(&mut s, "s1");
+    assert_eq!(payloads(&got), ["old1", "old2", "old3", "old4", "new1"]);
+    let (_, got) = resume(&mut s, "s2");
+    assert!(
+        publishes(&got).is_empty(),
+        "acknowledged during the snapshot"
+    );
+    let (_, ack) = s.connect(persistent("s3"));
+    assert!(!ack.session_present, "cleaned during the snapshot");
+    let c = s.h.client("late", true);
+    s.send(c, subscribe(1, &[("r/#", QoS::AtMostOnce)]));
+    assert_eq!(payloads(&s.recv(c)), ["second"]);
+}
