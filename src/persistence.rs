@@ -5,7 +5,9 @@
 //! One commit per turn: every acknowledgement a turn produced waits for
 //! the one write and fdatasync that carries the records behind it (group
 //! commit), so the cost of a sync is shared by every client served in the
-//! turn. While commits fail (a full disk), nothing is written to clients:
+//! turn. A turn whose records nothing depends on yet (see
+//! `broker/persist.rs`) is written without a sync; the next sync takes it
+//! along. While commits fail (a full disk), nothing is written to clients:
 //! their acknowledgements wait, so nothing is acknowledged that is not
 //! durable; the commit is retried every second and the failure logged
 //! once per streak.
@@ -41,6 +43,8 @@ pub struct Durable {
     retry_at: Option<Instant>,
     /// A compaction under way: written a part per turn.
     compaction: Option<Compaction>,
+    /// Pending records include one that must be synced.
+    sync_owed: bool,
 }
 
 /// A snapshot being written, and what it has cost so far.
@@ -135,6 +139,7 @@ impl Durable {
             failing_since: None,
             retry_at: None,
             compaction: None,
+            sync_owed: false,
         })
     }
 
@@ -142,6 +147,8 @@ impl Durable {
     /// records to the store and commits them. Returns false while output
     /// must wait (the commit failed).
     pub fn commit<T>(&mut self, broker: &mut Broker<T>, now: Instant) -> bool {
+        // Once a turn needed a sync, every commit syncs until one succeeds.
+        self.sync_owed |= broker.journal_needs_sync();
         if broker.has_journal() {
             for body in broker.journal() {
                 if let Err(e) = self.store.append(body) {
@@ -159,8 +166,14 @@ impl Durable {
         if self.retry_at.is_some_and(|at| now < at) {
             return false;
         }
-        match self.store.commit() {
+        let committed = if self.sync_owed {
+            self.store.commit()
+        } else {
+            self.store.commit_unsynced()
+        };
+        match committed {
             Ok(()) => {
+                self.sync_owed = false;
                 if let Some(since) = self.failing_since.take() {
                     info!(
                         "store: writing again after {:.1} s",

@@ -213,7 +213,7 @@ impl<T> Broker<T> {
                 if qos != QoS::AtMostOnce {
                     let packet_id = send.packet_id;
                     let seq = self.persist_out(sid, msg, qos, retain, &sub_ids);
-                    self.persist_sent(sid, seq, packet_id);
+                    self.persist_sent(sid, seq, packet_id, qos);
                     let q = Queued {
                         msg: msg.clone(),
                         qos,
@@ -373,7 +373,7 @@ impl<T> Broker<T> {
             if q.qos != QoS::AtMostOnce {
                 let packet_id = send.packet_id;
                 if q.seq != 0 {
-                    sent_ids.push((q.seq, packet_id));
+                    sent_ids.push((q.seq, packet_id, q.qos));
                 }
                 session.push_inflight(packet_id, q, Some(now));
             }
@@ -389,8 +389,8 @@ impl<T> Broker<T> {
         for _ in 0..too_large {
             self.dropped_for(sid, DropCause::TooLarge);
         }
-        for (seq, packet_id) in sent_ids {
-            self.persist_sent(sid, seq, packet_id);
+        for (seq, packet_id, qos) in sent_ids {
+            self.persist_sent(sid, seq, packet_id, qos);
         }
         for seq in gone {
             self.persist_done(sid, seq);

@@ -271,6 +271,12 @@ impl<T> Broker<T> {
         self.journal.as_ref().is_some_and(|j| !j.is_empty())
     }
 
+    /// True when a record of this turn must be synced before its output
+    /// is written (false: written, synced by a later turn).
+    pub fn journal_needs_sync(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| j.needs_sync)
+    }
+
     /// This turn's records, in order, for the store.
     pub fn journal(&self) -> impl Iterator<Item = &[u8]> {
         self.journal.iter().flat_map(|j| j.bodies())

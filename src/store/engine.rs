@@ -200,6 +200,13 @@ impl<D: Dir> Store<D> {
         self.log.commit(&mut self.stats)
     }
 
+    /// Writes everything appended, without a sync: for records no
+    /// acknowledgement depends on. They become durable with the next
+    /// synced commit (or are lost in a power cut before it, as allowed).
+    pub fn commit_unsynced(&mut self) -> io::Result<()> {
+        self.log.commit_with(&mut self.stats, false)
+    }
+
     /// Whether records wait for a commit.
     pub fn has_pending(&self) -> bool {
         self.log.has_pending()

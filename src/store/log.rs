@@ -123,6 +123,13 @@ impl<F: DirFile> Log<F> {
     /// per event-loop turn. `Ok` with nothing pending does no I/O. See the
     /// module doc for what happens on an error.
     pub fn commit(&mut self, stats: &mut Stats) -> io::Result<()> {
+        self.commit_with(stats, true)
+    }
+
+    /// [`Log::commit`]; `sync` false writes without syncing whatever the
+    /// policy (a later synced commit makes these bytes durable with its
+    /// own: one fdatasync covers the whole file).
+    pub fn commit_with(&mut self, stats: &mut Stats, sync: bool) -> io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -135,7 +142,7 @@ impl<F: DirFile> Log<F> {
             self.dirty = true;
             return Err(e);
         }
-        if self.policy == SyncPolicy::Turn {
+        if sync && self.policy == SyncPolicy::Turn {
             if let Err(e) = stats.synced(self.file.sync_data()) {
                 self.dirty = true;
                 return Err(e);

@@ -446,3 +446,33 @@ fn a_snapshot_written_over_several_turns_while_clients_go_on() {
     s.send(c, subscribe(1, &[("r/#", QoS::AtMostOnce)]));
     assert_eq!(payloads(&s.recv(c)), ["second"]);
 }
+
+#[test]
+fn only_records_an_acknowledgement_or_exactly_once_depends_on_need_a_sync() {
+    let mut s = Stored::new();
+    let (sub, _) = s.connect(persistent("sub"));
+    s.send(sub, subscribe(1, &[("a/#", QoS::ExactlyOnce)]));
+    s.recv(sub);
+    let p = s.h.client("pub", true);
+    // PUBACK to the publisher: the message must be durable first.
+    s.h.send(p, publish("a/1", "x", QoS::AtLeastOnce, false, 1));
+    assert!(s.h.broker.journal_needs_sync());
+    s.sync();
+    let got = s.recv(sub);
+    let id = publishes(&got)[0].packet_id;
+    // The subscriber's PUBACK only completes it: written, no sync of its own.
+    s.h.send(sub, Packet::PubAck(Ack::new(id)));
+    assert!(s.h.broker.has_journal() && !s.h.broker.journal_needs_sync());
+    s.sync();
+    // QoS 2: PUBREL may only leave once the PUBREC is durable (the client
+    // forgets the id on PUBREL); the PUBCOMP completes it lazily.
+    s.h.send(p, publish("a/2", "y", QoS::ExactlyOnce, false, 2));
+    s.sync();
+    let got = s.recv(sub);
+    let id = publishes(&got)[0].packet_id;
+    s.h.send(sub, Packet::PubRec(Ack::new(id)));
+    assert!(s.h.broker.journal_needs_sync(), "PUBREC before PUBREL");
+    s.sync();
+    s.h.send(sub, Packet::PubComp(Ack::new(id)));
+    assert!(s.h.broker.has_journal() && !s.h.broker.journal_needs_sync());
+}
