@@ -161,7 +161,14 @@ impl Durable {
             broker.clear_journal();
         }
         if !self.store.has_pending() {
-            return self.failing_since.is_none();
+            if self.failing_since.is_some() {
+                return false;
+            }
+            // A compaction goes on in quiet turns too (see `busy`).
+            if self.compaction.is_some() {
+                self.compact_step(broker);
+            }
+            return true;
         }
         if self.retry_at.is_some_and(|at| now < at) {
             return false;
@@ -197,6 +204,12 @@ impl Durable {
                 false
             }
         }
+    }
+
+    /// True while a compaction is under way: the loop should not sleep
+    /// until it is done.
+    pub fn busy(&self) -> bool {
+        self.compaction.is_some()
     }
 
     /// When the loop must wake up to retry a failed commit.

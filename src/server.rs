@@ -205,16 +205,18 @@ impl Server {
         loop {
             // While the store cannot write, output waits for the retry.
             let retry = self.durable.as_ref().and_then(Durable::retry_at);
-            let timeout =
-                if retry.is_none() && (!self.backlog.is_empty() || self.broker.has_dirty()) {
-                    Some(Duration::ZERO)
-                } else {
-                    let next = match (self.broker.next_deadline(), retry) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                    next.map(|d| d.saturating_duration_since(Instant::now()))
+            // A compaction under way goes on a part per turn.
+            let compacting = self.durable.as_ref().is_some_and(Durable::busy);
+            let work = !self.backlog.is_empty() || self.broker.has_dirty() || compacting;
+            let timeout = if retry.is_none() && work {
+                Some(Duration::ZERO)
+            } else {
+                let next = match (self.broker.next_deadline(), retry) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
                 };
+                next.map(|d| d.saturating_duration_since(Instant::now()))
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
