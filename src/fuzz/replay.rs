@@ -7,11 +7,16 @@ use std::path::PathBuf;
 
 use super::TARGETS;
 
-/// `fuzz/corpus/<target>`.
+/// `fuzz/corpus/<target>` of the crate; of the working directory when the
+/// test binary runs where it was not built (the Pi build under qemu).
 pub(super) fn corpus_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target)
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let root = if built.is_dir() {
+        built
+    } else {
+        PathBuf::from("fuzz/corpus")
+    };
+    root.join(target)
 }
 
 /// The files of `dir`, sorted (an absent folder is an empty corpus).
