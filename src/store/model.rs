@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::record::Record;
+use crate::topic::valid_topic_name;
 
 /// A message body, borrowed from the store's bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,6 +255,30 @@ impl<'a> Replayed<'a> {
     /// entries and retained topics without their message dropped (and
     /// counted), messages nothing refers to dropped.
     pub fn settle(&mut self) {
+        // Only what the broker could have written: a message with a topic
+        // it would accept, a retained one under its own topic, a will
+        // with a valid topic. Anything else is treated as missing.
+        let before = self.msgs.len();
+        self.msgs
+            .retain(|_, m| valid_topic_name(m.topic) && m.qos <= 2);
+        self.undecodable += before - self.msgs.len();
+        for s in self.sessions.values_mut() {
+            if s.will
+                .as_ref()
+                .is_some_and(|w| !valid_topic_name(w.topic) || w.qos > 2)
+            {
+                s.will = None;
+                self.undecodable += 1;
+            }
+        }
+        let msgs = &self.msgs;
+        let mut misplaced = 0;
+        self.retained.retain(|topic, mid| {
+            let ok = msgs.get(mid).is_none_or(|m| m.topic == *topic);
+            misplaced += usize::from(!ok);
+            ok
+        });
+        self.undecodable += misplaced;
         let mut newest: HashMap<&str, u64> = HashMap::new();
         for (&sid, s) in &self.sessions {
             newest.insert(s.client_id, sid);

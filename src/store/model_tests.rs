@@ -346,3 +346,45 @@ fn random_bodies_apply_without_panicking() {
     }
     let _ = replay(&bodies);
 }
+
+/// Found by `fuzz/store` (its reproducer is in `fuzz/corpus/store/crash-
+/// 77b7ebbf…`): a retained entry whose message has another topic was
+/// restored under the entry's topic, and a snapshot of that broker, keyed
+/// by the message's topic, lost it. Records the broker cannot have
+/// written (a retained entry under another topic, a message or will topic
+/// it would refuse) are now treated as missing.
+#[test]
+fn records_the_broker_cannot_have_written_are_dropped() {
+    let msg = |mid, topic| Record::Msg {
+        mid,
+        topic,
+        payload: b"21.5",
+        qos: 1,
+        retain: true,
+        expires_ms: 0,
+        passthrough: b"",
+    };
+    let log: Vec<Vec<u8>> = [
+        msg(1, "house/kitchen/temperature"),
+        Record::Retain {
+            topic: "a/b",
+            mid: 1,
+        },
+        msg(2, "bad/+/topic"),
+        Record::Retain {
+            topic: "bad/+/topic",
+            mid: 2,
+        },
+        msg(3, "good"),
+        Record::Retain {
+            topic: "good",
+            mid: 3,
+        },
+    ]
+    .iter()
+    .map(body)
+    .collect();
+    let r = replay(&log);
+    assert_eq!(r.retained.keys().collect::<Vec<_>>(), [&"good"]);
+    assert_eq!(r.undecodable, 2, "the misplaced entry and the bad topic");
+}
