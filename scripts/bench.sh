@@ -312,7 +312,7 @@ def stats(all_runs):
         "pub B/msg": med([r.get("pub_tx_bytes_per_msg") for r in rs]),
         "cpu s": med([r.get("broker_cpu_s") for r in rs]),
         "hwm MB": med([r["broker_hwm_kb"] / 1024 if r.get("broker_hwm_kb") else None for r in rs]),
-        "disk B/msg": med([r["broker_wchar"] / r["received"] if r.get("broker_wchar") and r.get("received") else None for r in rs]),
+        "wchar B/msg": med([r["broker_wchar"] / r["received"] if r.get("broker_wchar") and r.get("received") else None for r in rs]),
         "dev B/msg": med([r["broker_write_bytes"] / r["received"] if r.get("broker_write_bytes") and r.get("received") else None for r in rs]),
         "syncs/s": med([r["broker_syncs"] / r["seconds"] if r.get("broker_syncs") is not None and r.get("seconds") else None for r in rs]),
         "errors": sum(r.get("errors", 0) for r in all_runs),
@@ -320,7 +320,7 @@ def stats(all_runs):
     }
 
 cols = ["msgs/s", "msgs/cpu-s", "p50 us", "p99 us", "p99.9 us", "conn/s", "B/conn",
-        "sub B/msg", "pub B/msg", "cpu s", "hwm MB", "disk B/msg", "dev B/msg", "syncs/s",
+        "sub B/msg", "pub B/msg", "cpu s", "hwm MB", "wchar B/msg", "dev B/msg", "syncs/s",
         "errors", "runs"]
 def fmt(v):
     if v is None: return "-"
