@@ -168,6 +168,10 @@ def main():
               f"RSS before stop {rss_full / 1024:.1f} MB; store on disk {disk / 1e6:.1f} MB; "
               f"restart to first CONNACK {up * 1000:.0f} ms; RSS after restart {rss / 1024:.1f} MB; "
               f"session present {present}; {got} messages back")
+        log.flush()
+        compactions = [l.strip() for l in open(os.path.join(tmp, "broker.log")) if "compacted" in l]
+        if compactions:
+            print(f"{len(compactions)} compactions while filling; the last: {compactions[-1]}")
     finally:
         proc.kill()
         proc.wait()
