@@ -23,6 +23,8 @@ use crate::store::{DamagedFile, Options, SnapshotWriter, Store, SyncPolicy};
 
 /// The smallest log that is worth compacting.
 const MIN_COMPACT: u64 = 1 << 20;
+/// The smallest log an autosave compacts.
+const AUTOSAVE_MIN: u64 = 64 << 10;
 /// Records of live state written into a snapshot per turn: the bound on
 /// how long a compaction holds the loop at once.
 const STEP_RECORDS: usize = 2048;
@@ -218,12 +220,16 @@ impl Durable {
     }
 
     /// Starts a compaction when the log has outgrown the live state: past
-    /// twice the last snapshot (and 1 MiB), or per `autosave_interval` /
-    /// `autosave_on_changes` when the log holds anything to drop.
+    /// twice the last snapshot (and 1 MiB); or, once `autosave_interval`
+    /// seconds (`autosave_on_changes`: changes) have passed, when the log
+    /// is past 64 KiB and larger than the last snapshot. A compaction
+    /// never writes more than the log it replaces had written, so the
+    /// disk sees at most twice the log's bytes, however the timer is set.
     fn maybe_compact<T>(&mut self, broker: &mut Broker<T>, now: Instant) {
         let log = self.store.log_len();
         let by_size = log >= MIN_COMPACT && log > 2 * self.live;
-        let by_autosave = log > 4096
+        let by_autosave = log > AUTOSAVE_MIN
+            && log > self.live
             && match self.autosave {
                 Autosave::Seconds(every) => !every.is_zero() && now >= self.last_compaction + every,
                 Autosave::Changes(n) => n > 0 && self.records_since >= n,
@@ -267,6 +273,9 @@ impl Durable {
         }
         broker.clear_journal();
         c.steps += 1;
+        if !done && result.is_ok() {
+            result = c.writer.sync_part();
+        }
         if let Err(e) = result {
             warn!("store: compaction failed ({e}); the log goes on");
             broker.abandon_live_state();

@@ -90,6 +90,21 @@ impl<F: DirFile> SnapshotWriter<F> {
         Ok(())
     }
 
+    /// Writes what is buffered and syncs it: called between the parts of a
+    /// snapshot written over several turns, so the final sync has only the
+    /// last part left to wait for (a bounded pause on a slow SD card).
+    pub fn sync_part(&mut self) -> io::Result<()> {
+        self.check()?;
+        if !self.buf.is_empty() {
+            self.flush()?;
+        }
+        let r = self.file.sync_data();
+        if r.is_err() {
+            self.failed = true;
+        }
+        self.stats.synced(r)
+    }
+
     /// Writes the end marker and the last chunk and syncs the file; called
     /// by the store's `finish_compaction` before the rename.
     pub(crate) fn finish(&mut self) -> io::Result<()> {
