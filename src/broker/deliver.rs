@@ -212,8 +212,13 @@ impl<T> Broker<T> {
                 self.stats.messages_sent += 1;
                 if qos != QoS::AtMostOnce {
                     let packet_id = send.packet_id;
-                    let seq = self.persist_out(sid, msg, qos, retain, &sub_ids);
-                    self.persist_sent(sid, seq, packet_id, qos);
+                    let seq = if self.journal.is_some() {
+                        let seq = self.persist_out(sid, msg, qos, retain, &sub_ids);
+                        self.persist_sent(sid, seq, packet_id, qos);
+                        seq
+                    } else {
+                        0
+                    };
                     let q = Queued {
                         msg: msg.clone(),
                         qos,
@@ -322,7 +327,13 @@ impl<T> Broker<T> {
     /// has room, skipping expired ones. Called after an acknowledgement, on
     /// resume and when a connection's output drains.
     pub(super) fn drain_queue(&mut self, sid: usize, now: Instant) {
-        self.resend_unsent(sid, now);
+        if self
+            .sessions
+            .get(sid)
+            .is_some_and(|s| s.newest_inflight_unsent())
+        {
+            self.resend_unsent(sid, now);
+        }
         let max_bytes = self.settings.max_inflight_bytes;
         let Some(session) = self.sessions.get_mut(sid) else {
             return;
@@ -335,9 +346,8 @@ impl<T> Broker<T> {
         let had_inflight = session.inflight_len() > 0;
         let mut sent = false;
         let (mut expired, mut too_large) = (0, 0);
-        // Store keys of what went out and what was dropped (journalled
-        // after the loop, which holds the session and link borrowed).
-        let (mut sent_ids, mut gone) = (Vec::new(), Vec::new());
+        let store_id = u64::from(session.store_id);
+        let mut journal = self.journal.as_deref_mut().filter(|_| store_id != 0);
         while let Some(needs_window) = session.front_needs_window() {
             if link.tx.len() >= TX_HIGH_WATER || (needs_window && !session.window_open(max_bytes)) {
                 break;
@@ -345,8 +355,8 @@ impl<T> Broker<T> {
             let Some(q) = session.dequeue() else { break };
             if q.msg.expired(now) {
                 expired += 1;
-                if q.seq != 0 {
-                    gone.push(q.seq);
+                if let Some(j) = journal.as_deref_mut().filter(|_| q.seq != 0) {
+                    j.out_done(store_id, q.seq);
                 }
                 continue;
             }
@@ -360,8 +370,8 @@ impl<T> Broker<T> {
             };
             if !fits(link, &q.msg, &send, now) {
                 too_large += 1;
-                if q.seq != 0 {
-                    gone.push(q.seq);
+                if let Some(j) = journal.as_deref_mut().filter(|_| q.seq != 0) {
+                    j.out_done(store_id, q.seq);
                 }
                 continue;
             }
@@ -372,8 +382,8 @@ impl<T> Broker<T> {
             self.stats.messages_sent += 1;
             if q.qos != QoS::AtMostOnce {
                 let packet_id = send.packet_id;
-                if q.seq != 0 {
-                    sent_ids.push((q.seq, packet_id, q.qos));
+                if let Some(j) = journal.as_deref_mut().filter(|_| q.seq != 0) {
+                    j.out_sent(store_id, q.seq, packet_id, q.qos);
                 }
                 session.push_inflight(packet_id, q, Some(now));
             }
@@ -388,12 +398,6 @@ impl<T> Broker<T> {
         }
         for _ in 0..too_large {
             self.dropped_for(sid, DropCause::TooLarge);
-        }
-        for (seq, packet_id, qos) in sent_ids {
-            self.persist_sent(sid, seq, packet_id, qos);
-        }
-        for seq in gone {
-            self.persist_done(sid, seq);
         }
     }
 

@@ -78,6 +78,26 @@ impl Journal {
         self.ends.push(self.buf.len());
     }
 
+    /// Outbound entry `seq` of stored session `sid` went out at `qos` with
+    /// `packet_id` (a QoS 2 id must be durable before the PUBLISH leaves).
+    pub fn out_sent(&mut self, sid: u64, seq: u64, packet_id: u16, qos: QoS) {
+        let r = Record::OutSent {
+            sid,
+            seq,
+            packet_id,
+        };
+        if qos == QoS::ExactlyOnce {
+            self.push(&r);
+        } else {
+            self.push_lazy(&r);
+        }
+    }
+
+    /// Outbound entry `seq` of stored session `sid` is gone.
+    pub fn out_done(&mut self, sid: u64, seq: u64) {
+        self.push_lazy(&Record::OutDone { sid, seq });
+    }
+
     /// The store id of `msg`'s body, writing the body first when this
     /// generation does not have it.
     pub fn message(&mut self, msg: &Message, started: Instant) -> u64 {
@@ -384,16 +404,7 @@ impl<T> Broker<T> {
             return;
         }
         if let Some((journal, s)) = self.stored(sid) {
-            let r = Record::OutSent {
-                sid: u64::from(s.store_id),
-                seq,
-                packet_id,
-            };
-            if qos == QoS::ExactlyOnce {
-                journal.push(&r);
-            } else {
-                journal.push_lazy(&r);
-            }
+            journal.out_sent(u64::from(s.store_id), seq, packet_id, qos);
         }
     }
 
@@ -413,8 +424,7 @@ impl<T> Broker<T> {
             return;
         }
         if let Some((journal, s)) = self.stored(sid) {
-            let id = u64::from(s.store_id);
-            journal.push_lazy(&Record::OutDone { sid: id, seq });
+            journal.out_done(u64::from(s.store_id), seq);
         }
     }
 
