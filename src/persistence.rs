@@ -7,10 +7,16 @@
 //! commit), so the cost of a sync is shared by every client served in the
 //! turn. A turn whose records nothing depends on yet (see
 //! `broker/persist.rs`) is written without a sync; the next sync takes it
-//! along. While commits fail (a full disk), nothing is written to clients:
-//! their acknowledgements wait, so nothing is acknowledged that is not
-//! durable; the commit is retried every second and the failure logged
-//! once per streak.
+//! along.
+//!
+//! While commits fail (a full disk): the connections that got output in a
+//! turn whose records could not be made durable are held (nothing more is
+//! written to them, so no acknowledgement leaves before what it
+//! acknowledges is on disk); the broker refuses new QoS 1/2 messages
+//! (`Broker::set_store_down`), so that nothing new needs the disk, and
+//! every other connection is served as usual. The commit is retried every
+//! second and the failure logged once per streak; once one succeeds, the
+//! held connections are flushed and QoS 1/2 is taken again.
 
 use std::io;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -146,11 +152,13 @@ impl Durable {
     }
 
     /// End of a turn, before any output is written: hands the turn's
-    /// records to the store and commits them. Returns false while output
-    /// must wait (the commit failed).
+    /// records to the store and commits them. Returns false when the
+    /// output of this turn must be held (it depends on records that could
+    /// not be made durable); see [`Durable::failing`] for the store's state.
     pub fn commit<T>(&mut self, broker: &mut Broker<T>, now: Instant) -> bool {
+        let gating = broker.journal_needs_sync();
         // Once a turn needed a sync, every commit syncs until one succeeds.
-        self.sync_owed |= broker.journal_needs_sync();
+        self.sync_owed |= gating;
         if broker.has_journal() {
             for body in broker.journal() {
                 if let Err(e) = self.store.append(body) {
@@ -164,7 +172,7 @@ impl Durable {
         }
         if !self.store.has_pending() {
             if self.failing_since.is_some() {
-                return false;
+                return !gating;
             }
             // A compaction goes on in quiet turns too (see `busy`).
             if self.compaction.is_some() {
@@ -173,7 +181,7 @@ impl Durable {
             return true;
         }
         if self.retry_at.is_some_and(|at| now < at) {
-            return false;
+            return !gating;
         }
         let committed = if self.sync_owed {
             self.store.commit()
@@ -185,9 +193,10 @@ impl Durable {
                 self.sync_owed = false;
                 if let Some(since) = self.failing_since.take() {
                     info!(
-                        "store: writing again after {:.1} s",
+                        "store: writing again after {:.1} s; QoS 1/2 accepted again",
                         now.saturating_duration_since(since).as_secs_f32()
                     );
+                    broker.set_store_down(false);
                 }
                 self.retry_at = None;
                 if self.compaction.is_some() {
@@ -199,13 +208,23 @@ impl Durable {
             }
             Err(e) => {
                 if self.failing_since.is_none() {
-                    error!("store: cannot write ({e}); holding every acknowledgement until it can");
+                    error!(
+                        "store: cannot write ({e}); acknowledgements waiting for it are held \
+                         and QoS 1/2 messages refused until it can"
+                    );
                     self.failing_since = Some(now);
+                    broker.set_store_down(true);
                 }
                 self.retry_at = Some(now + RETRY);
-                false
+                !gating
             }
         }
+    }
+
+    /// True while commits fail (held connections wait for the next one to
+    /// succeed).
+    pub fn failing(&self) -> bool {
+        self.failing_since.is_some()
     }
 
     /// True while a compaction is under way: the loop should not sleep

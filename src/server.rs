@@ -79,6 +79,8 @@ pub struct Server {
     rx_scratch: Box<[u8]>,
     /// The store, with `persistence true`.
     durable: Option<Durable>,
+    /// Links whose output waits for the store (see `persistence.rs`).
+    held: Vec<usize>,
 }
 
 /// The broker's settings from the configuration.
@@ -165,6 +167,7 @@ impl Server {
             scratch: Vec::new(),
             rx_scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             durable,
+            held: Vec::new(),
         })
     }
 
@@ -255,14 +258,16 @@ impl Server {
             }
             // Group commit: this turn's records are durable before any of
             // its output (acknowledgements among it) is written.
-            let durable = match self.durable.as_mut() {
-                Some(d) => d.commit(&mut self.broker, now),
-                None => true,
-            };
-            if durable {
-                self.flush(now);
+            if let Some(d) = self.durable.as_mut() {
+                let durable = d.commit(&mut self.broker, now);
+                if !durable {
+                    self.hold_dirty();
+                } else if !d.failing() && !self.held.is_empty() {
+                    self.release_held();
+                }
             }
-            self.close_ended(durable);
+            self.flush(now);
+            self.close_ended();
             if stopping {
                 if let Some(d) = &self.durable {
                     let st = d.stats();
@@ -368,14 +373,37 @@ impl Server {
         }
     }
 
-    /// Writes out every link with pending output.
+    /// Writes out every link with pending output (but the held ones).
     fn flush(&mut self, now: Instant) {
         let mut dirty = std::mem::take(&mut self.scratch);
         self.broker.take_dirty(&mut dirty);
         for &id in &dirty {
+            if self.held.contains(&id) {
+                continue;
+            }
             self.flush_link(id, now);
         }
         self.scratch = dirty;
+    }
+
+    /// The store could not make this turn's records durable: every link
+    /// with output from it is held until a commit succeeds.
+    fn hold_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.scratch);
+        self.broker.take_dirty(&mut dirty);
+        for &id in &dirty {
+            if !self.held.contains(&id) {
+                self.held.push(id);
+            }
+        }
+        self.scratch = dirty;
+    }
+
+    /// A commit succeeded: the held links are written again.
+    fn release_held(&mut self) {
+        for id in std::mem::take(&mut self.held) {
+            self.broker.mark_dirty(id);
+        }
     }
 
     fn flush_link(&mut self, id: usize, now: Instant) {
@@ -434,12 +462,20 @@ impl Server {
     }
 
     /// Removes the links the broker ended, after one last write attempt.
-    /// Without `durable` (the store failed this turn), nothing is written.
-    fn close_ended(&mut self, durable: bool) {
+    /// A held link is closed without that write (its output waits for a
+    /// store that could not write).
+    fn close_ended(&mut self) {
         let mut ended = std::mem::take(&mut self.scratch);
         self.broker.take_closing(&mut ended);
         for &id in &ended {
-            if let Some(link) = self.broker.link_mut(id).filter(|_| durable) {
+            if let Some(pos) = self.held.iter().position(|&h| h == id) {
+                self.held.swap_remove(pos);
+                if let Some(mut io) = self.broker.remove_link(id) {
+                    let _ = self.poll.registry().deregister(&mut io);
+                }
+                continue;
+            }
+            if let Some(link) = self.broker.link_mut(id) {
                 let slices = link.tx.io_slices();
                 let _ = link.io.write_vectored(&slices);
             }

@@ -330,7 +330,8 @@ fn sigterm_syncs_and_exits_0() {
 }
 
 #[test]
-fn a_full_disk_holds_acknowledgements_and_loses_nothing_acknowledged() {
+fn a_full_disk_holds_acknowledgements_refuses_new_qos1_serves_qos0_and_loses_nothing_acknowledged()
+{
     let dir = Dir::new("full");
     let port = free_port();
     // Files may not grow past 64 KiB: the log fills up. SIGXFSZ is
@@ -338,6 +339,8 @@ fn a_full_disk_holds_acknowledgements_and_loses_nothing_acknowledged() {
     // fails with ENOSPC.
     let m = start(&dir.0, port, "", Some("trap '' XFSZ; ulimit -f 128"));
     subscribe_and_leave(m.addr);
+    let mut watch = Client::connect(m.addr, "watch");
+    watch.subscribe(1, "z/#", 0);
     let mut p = Client::connect(m.addr, "pub");
     p.set_read_timeout(Duration::from_millis(1500));
     let body = "y".repeat(1000);
@@ -360,7 +363,29 @@ fn a_full_disk_holds_acknowledgements_and_loses_nothing_acknowledged() {
     }
     let held = held.expect("the 64 KiB limit was reached: an acknowledgement is held");
     assert!(acked.len() > 10, "some messages were acknowledged first");
-    // midge is still running, holding output rather than acknowledging.
+    // midge still runs and serves what needs no disk: QoS 0 flows...
+    let mut q0 = Client::connect(m.addr, "q0");
+    q0.send(&publish("z/1", b"still here", 0, false, false, 0));
+    assert_eq!(&watch.read_publish().payload[..], b"still here");
+    // ...while new QoS 1 work is refused: a 3.1.1 publisher is
+    // disconnected (it has no reason code to be told with)...
+    let mut q1 = Client::connect(m.addr, "q1");
+    q1.send(&publish("z/2", b"x", 1, false, false, 1));
+    q1.expect_closed();
+    // ...and an MQTT 5 one gets PUBACK 0x97 (Quota exceeded).
+    let mut v5 = Client::open(m.addr);
+    v5.send(&[
+        0x10, 0x0e, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 60, 0, 0, 1, b'v',
+    ]);
+    assert_eq!(v5.read_packet()[0], 0x20, "CONNACK");
+    v5.send(&[0x32, 9, 0, 3, b'z', b'/', b'3', 0, 1, 0, b'q']);
+    let ack = v5.read_packet();
+    assert_eq!(
+        (ack[0], ack[2], ack[3], ack[4]),
+        (0x40, 0, 1, 0x97),
+        "{}",
+        hex(&ack)
+    );
     let mut m = m;
     assert!(m.child.try_wait().unwrap().is_none(), "midge still runs");
     kill9(m);

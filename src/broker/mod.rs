@@ -208,6 +208,9 @@ pub struct Broker<T> {
     journal: Option<Box<persist::Journal>>,
     /// A snapshot being written over several turns.
     snapshot_todo: Option<Box<restore::SnapshotTodo>>,
+    /// The store cannot write: new QoS 1/2 work is refused (see
+    /// [`Broker::set_store_down`]).
+    store_down: bool,
 }
 
 impl<T> Broker<T> {
@@ -246,6 +249,7 @@ impl<T> Broker<T> {
             started: now,
             journal: None,
             snapshot_todo: None,
+            store_down: false,
         };
         if broker.settings.sys_interval.is_some() {
             broker.publish_sys_static(now);

@@ -132,6 +132,10 @@ impl<T> Broker<T> {
             self.protocol_violation(id, reason::QOS_NOT_SUPPORTED, why, now);
             return;
         }
+        if p.qos != QoS::AtMostOnce && self.store_down {
+            self.refuse_while_store_down(id, &p, now);
+            return;
+        }
         if bad_utf8 {
             // The receiver may check a payload said to be UTF-8; midge
             // drops it and tells a QoS 1/2 publisher (0x99).
@@ -252,6 +256,32 @@ impl<T> Broker<T> {
             expires_at: expiry_deadline(p.properties.message_expiry, now),
             properties: p.properties,
             stored: Default::default(),
+        }
+    }
+
+    /// A QoS 1/2 PUBLISH while the store cannot write: it could not be
+    /// made durable, so it is not taken. An MQTT 5 client gets PUBACK or
+    /// PUBREC 0x97 (Quota exceeded) and may try again later; a 3.x client,
+    /// which has no such code, is disconnected and re-sends it when it
+    /// reconnects. QoS 0 traffic goes on.
+    fn refuse_while_store_down(&mut self, id: usize, p: &Publish, now: Instant) {
+        let client = self.sessions[self.links[id].sid()].client_id.clone();
+        warn!(
+            "client {client}: QoS {} PUBLISH to {} refused: the store cannot write",
+            p.qos as u8, p.topic
+        );
+        self.stats.publish_dropped += 1;
+        if self.links[id].protocol.is_v5() {
+            let kind = if p.qos == QoS::AtLeastOnce {
+                AckKind::PubAck
+            } else {
+                AckKind::PubRec
+            };
+            let why = "the broker cannot store messages now (disk full or failing)";
+            self.send_refusal(id, kind, p.packet_id, reason::QUOTA_EXCEEDED, why);
+        } else {
+            let why = "QoS 1/2 PUBLISH while the store cannot write";
+            self.close_link(id, CloseCause::Protocol(why.into()), now);
         }
     }
 

@@ -266,6 +266,14 @@ impl<T> Broker<T> {
         self.schedule_will_delay(sid, at.max(now));
     }
 
+    /// Called by the event loop when the store stops (or starts again)
+    /// being able to write: while it cannot, QoS 1/2 PUBLISH packets are
+    /// refused (0x97 to MQTT 5 clients, a disconnect for 3.x), so that
+    /// nothing new needs the disk and everything else keeps flowing.
+    pub fn set_store_down(&mut self, down: bool) {
+        self.store_down = down;
+    }
+
     /// True when this turn produced records to commit.
     pub fn has_journal(&self) -> bool {
         self.journal.as_ref().is_some_and(|j| !j.is_empty())

@@ -476,3 +476,65 @@ fn only_records_an_acknowledgement_or_exactly_once_depends_on_need_a_sync() {
     s.h.send(sub, Packet::PubComp(Ack::new(id)));
     assert!(s.h.broker.has_journal() && !s.h.broker.journal_needs_sync());
 }
+
+#[test]
+fn while_the_store_is_down_qos1_and_2_are_refused_and_qos0_flows() {
+    let mut s = Stored::new();
+    let sub = s.h.client("watch", true);
+    s.h.subscribe(sub, "z/#", QoS::AtLeastOnce);
+    s.h.broker.set_store_down(true);
+    let (v5, _) = s.connect(connect5("v5", None, true));
+    s.send(
+        v5,
+        publish5(
+            "z/1",
+            "a",
+            QoS::AtLeastOnce,
+            PublishProperties::default(),
+            1,
+        ),
+    );
+    s.send(
+        v5,
+        publish5(
+            "z/2",
+            "b",
+            QoS::ExactlyOnce,
+            PublishProperties::default(),
+            2,
+        ),
+    );
+    let got = s.recv(v5);
+    let codes: Vec<(u16, u8)> = got
+        .iter()
+        .filter_map(|p| match p {
+            Packet::PubAck(a) | Packet::PubRec(a) => Some((a.packet_id, a.reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, [(1, 0x97), (2, 0x97)], "Quota exceeded: {got:?}");
+    let old = s.h.client("old", true);
+    s.send(old, publish("z/3", "c", QoS::AtLeastOnce, false, 1));
+    assert!(!s.h.is_open(old), "3.x: no reason code, so disconnected");
+    s.send(
+        v5,
+        publish5("z/4", "d", QoS::AtMostOnce, PublishProperties::default(), 0),
+    );
+    assert_eq!(
+        payloads(&s.recv(sub)),
+        ["d"],
+        "QoS 0 goes on; nothing refused reached anyone"
+    );
+    s.h.broker.set_store_down(false);
+    s.send(
+        v5,
+        publish5(
+            "z/5",
+            "e",
+            QoS::AtLeastOnce,
+            PublishProperties::default(),
+            5,
+        ),
+    );
+    assert_eq!(payloads(&s.recv(sub)), ["e"]);
+}
