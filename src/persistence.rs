@@ -324,27 +324,6 @@ impl Durable {
         }
     }
 
-    /// Writes the whole live state into a new snapshot at once (a
-    /// compaction in one step).
-    pub fn compact<T>(&mut self, broker: &mut Broker<T>) -> io::Result<()> {
-        if self.compaction.is_some() {
-            return Ok(());
-        }
-        let writer = self.store.begin_compaction()?;
-        broker.begin_live_state();
-        self.compaction = Some(Compaction {
-            writer,
-            began: Instant::now(),
-            steps: 0,
-            bytes: 0,
-            longest: Duration::ZERO,
-        });
-        while self.compaction.is_some() {
-            self.compact_step(broker);
-        }
-        Ok(())
-    }
-
     /// Disk work since start.
     pub fn stats(&self) -> crate::store::Stats {
         self.store.stats()

@@ -46,14 +46,16 @@ pub(super) struct Journal {
     pub next_mid: u64,
     /// Store key of the next outbound entry (of any session).
     pub next_seq: u64,
-    /// Wall clock (ms since the Unix epoch) at `Broker::started`.
-    pub wall_origin_ms: u64,
+    /// The broker's clock origin (`Broker::started`), and the wall clock
+    /// (ms since the Unix epoch) then.
+    started: Instant,
+    wall_origin_ms: u64,
     /// A record of this turn must be synced before the turn's output.
     pub needs_sync: bool,
 }
 
 impl Journal {
-    pub fn new(wall_origin_ms: u64) -> Journal {
+    pub fn new(started: Instant, wall_origin_ms: u64) -> Journal {
         Journal {
             buf: Vec::new(),
             ends: Vec::new(),
@@ -61,6 +63,7 @@ impl Journal {
             next_sid: 1,
             next_mid: 1,
             next_seq: 1,
+            started,
             wall_origin_ms,
             needs_sync: false,
         }
@@ -76,6 +79,28 @@ impl Journal {
     pub fn push_lazy(&mut self, r: &Record<'_>) {
         r.encode(&mut self.buf);
         self.ends.push(self.buf.len());
+    }
+
+    /// Outbound entry `seq` of stored session `sid`: `msg` at `qos`, its
+    /// body first when this generation does not have it.
+    pub fn out(
+        &mut self,
+        sid: u64,
+        seq: u64,
+        msg: &Message,
+        qos: QoS,
+        retain: bool,
+        sub_ids: &SubIds,
+    ) {
+        let mid = self.message(msg);
+        self.push(&Record::Out {
+            sid,
+            seq,
+            mid,
+            qos: qos as u8,
+            retain,
+            sub_ids: sub_ids.as_slice().to_vec(),
+        });
     }
 
     /// Outbound entry `seq` of stored session `sid` went out at `qos` with
@@ -100,7 +125,7 @@ impl Journal {
 
     /// The store id of `msg`'s body, writing the body first when this
     /// generation does not have it.
-    pub fn message(&mut self, msg: &Message, started: Instant) -> u64 {
+    pub fn message(&mut self, msg: &Message) -> u64 {
         let at = msg.stored.get();
         if at.mid != 0 && at.generation == self.generation {
             return at.mid;
@@ -111,9 +136,7 @@ impl Journal {
             self.next_mid += 1;
             self.next_mid - 1
         };
-        let expires_ms = msg
-            .expires_at
-            .map_or(0, |at| self.wall_ms(started, at).max(1));
+        let expires_ms = msg.expires_at.map_or(0, |at| self.wall_ms(at).max(1));
         self.push(&Record::Msg {
             mid,
             topic: &msg.topic,
@@ -131,8 +154,8 @@ impl Journal {
     }
 
     /// `at` on the wall clock, in ms since the Unix epoch.
-    pub fn wall_ms(&self, started: Instant, at: Instant) -> u64 {
-        self.wall_origin_ms + at.saturating_duration_since(started).as_millis() as u64
+    pub fn wall_ms(&self, at: Instant) -> u64 {
+        self.wall_origin_ms + at.saturating_duration_since(self.started).as_millis() as u64
     }
 
     pub fn is_empty(&self) -> bool {
@@ -218,7 +241,6 @@ impl<T> Broker<T> {
     /// session taken over by a persistent one has subscriptions and
     /// messages already). Outbound entries get their store keys here.
     pub(super) fn write_session(&mut self, sid: usize) {
-        let started = self.started;
         let Some(journal) = self.journal.as_deref_mut() else {
             return;
         };
@@ -233,7 +255,7 @@ impl<T> Broker<T> {
         if let Some(at) = s.disconnected_at {
             journal.push(&Record::Offline {
                 sid: id,
-                at_ms: journal.wall_ms(started, at),
+                at_ms: journal.wall_ms(at),
             });
         }
         for filter in s.filters() {
@@ -259,15 +281,7 @@ impl<T> Broker<T> {
                 f.seq = next_seq;
                 next_seq += 1;
             }
-            let mid = journal.message(&f.msg, started);
-            journal.push(&Record::Out {
-                sid: id,
-                seq: f.seq,
-                mid,
-                qos: f.qos as u8,
-                retain: f.retain,
-                sub_ids: f.sub_ids.as_slice().to_vec(),
-            });
+            journal.out(id, f.seq, &f.msg, f.qos, f.retain, &f.sub_ids);
             journal.push(&Record::OutSent {
                 sid: id,
                 seq: f.seq,
@@ -288,15 +302,7 @@ impl<T> Broker<T> {
                 q.seq = next_seq;
                 next_seq += 1;
             }
-            let mid = journal.message(&q.msg, started);
-            journal.push(&Record::Out {
-                sid: id,
-                seq: q.seq,
-                mid,
-                qos: q.qos as u8,
-                retain: q.retain,
-                sub_ids: q.sub_ids.as_slice().to_vec(),
-            });
+            journal.out(id, q.seq, &q.msg, q.qos, q.retain, &q.sub_ids);
         }
         journal.next_seq = next_seq;
         for packet_id in s.incoming_ids() {
@@ -328,9 +334,8 @@ impl<T> Broker<T> {
 
     /// Session `sid`'s connection ended at `now`.
     pub(super) fn persist_offline(&mut self, sid: usize, now: Instant) {
-        let started = self.started;
         if let Some((journal, s)) = self.stored(sid) {
-            let at_ms = journal.wall_ms(started, now);
+            let at_ms = journal.wall_ms(now);
             journal.push_lazy(&Record::Offline {
                 sid: u64::from(s.store_id),
                 at_ms,
@@ -376,24 +381,15 @@ impl<T> Broker<T> {
         retain: bool,
         sub_ids: &SubIds,
     ) -> u64 {
-        let started = self.started;
         if self.journal.is_none() || qos == QoS::AtMostOnce {
             return 0;
         }
         let Some((journal, s)) = self.stored(sid) else {
             return 0;
         };
-        let (id, seq) = (u64::from(s.store_id), journal.next_seq);
+        let seq = journal.next_seq;
         journal.next_seq += 1;
-        let mid = journal.message(msg, started);
-        journal.push(&Record::Out {
-            sid: id,
-            seq,
-            mid,
-            qos: qos as u8,
-            retain,
-            sub_ids: sub_ids.as_slice().to_vec(),
-        });
+        journal.out(u64::from(s.store_id), seq, msg, qos, retain, sub_ids);
         seq
     }
 
@@ -444,14 +440,13 @@ impl<T> Broker<T> {
 
     /// `msg` became its topic's retained message.
     pub(super) fn persist_retain(&mut self, msg: &Message) {
-        let started = self.started;
         let Some(journal) = self.journal.as_deref_mut() else {
             return;
         };
         if msg.topic.starts_with("$SYS") {
             return;
         }
-        let mid = journal.message(msg, started);
+        let mid = journal.message(msg);
         journal.push(&Record::Retain {
             topic: &msg.topic,
             mid,

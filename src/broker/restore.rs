@@ -50,7 +50,7 @@ impl<T> Broker<T> {
     ) -> Restored {
         let origin =
             wall_ms.saturating_sub(now.saturating_duration_since(self.started).as_millis() as u64);
-        let mut journal = Journal::new(origin);
+        let mut journal = Journal::new(self.started, origin);
         let mut replayed = Replayed::default();
         for body in bodies {
             replayed.apply(body);
