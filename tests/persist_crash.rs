@@ -407,3 +407,32 @@ fn a_full_disk_holds_acknowledgements_refuses_new_qos1_serves_qos0_and_loses_not
         "message {held} at most once more"
     );
 }
+
+#[test]
+fn a_damaged_snapshot_stops_midge_with_the_file_and_offset() {
+    let dir = Dir::new("damaged");
+    let db = dir.0.join("db");
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::write(db.join("midge.db"), b"not a midge snapshot at all").unwrap();
+    let conf = dir.0.join("midge.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {} 127.0.0.1\npersistence true\npersistence_location {}\n",
+            free_port(),
+            db.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_midge"))
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .expect("midge runs");
+    assert_eq!(out.status.code(), Some(1), "does not start half-way");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("midge.db: damaged at byte 0") && err.contains("move it away"),
+        "{err}"
+    );
+}
