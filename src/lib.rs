@@ -1,6 +1,8 @@
 //! midge: a small, fast, single-threaded MQTT 3.1 / 3.1.1 / 5.0 broker.
 //!
 //! # Layout
+//! - [`auth`]: password and ACL files (who may connect, publish and
+//!   subscribe).
 //! - [`codec`]: the pure MQTT wire format (framing, decode, encode).
 //! - [`topic`]: topic and filter validation, the arena topic tree and the
 //!   retained-message store.
@@ -18,6 +20,7 @@
 //! - [`store`]: crash-safe storage of opaque records (append log with group
 //!   commit, compacted snapshot, recovery).
 
+pub mod auth;
 pub mod broker;
 pub mod codec;
 pub mod config;

@@ -1,0 +1,1 @@
+//! Mosquitto-format ACL files (`acl_file`).

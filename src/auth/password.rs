@@ -1,0 +1,1 @@
+//! Mosquitto-format password files (`password_file`).
