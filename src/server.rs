@@ -76,6 +76,7 @@ pub struct Server {
     /// Connections whose read budget ran out: read again next turn.
     backlog: Vec<usize>,
     scratch: Vec<usize>,
+    pressed_scratch: Vec<usize>,
     rx_scratch: Box<[u8]>,
     /// The store, with `persistence true`.
     durable: Option<Durable>,
@@ -165,6 +166,7 @@ impl Server {
             signals: None,
             backlog: Vec::new(),
             scratch: Vec::new(),
+            pressed_scratch: Vec::new(),
             rx_scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             durable,
             held: Vec::new(),
@@ -352,6 +354,9 @@ impl Server {
                     link.rx.extend_from_slice(&self.rx_scratch[..n]);
                     total += n;
                     self.broker.process_input(id, now);
+                    if self.broker.has_pressed() {
+                        self.flush_pressed(now);
+                    }
                     if total >= READ_BUDGET {
                         self.backlog.push(id);
                         return;
@@ -384,6 +389,27 @@ impl Server {
             self.flush_link(id, now);
         }
         self.scratch = dirty;
+    }
+
+    /// Writes out, in the middle of the read phase, the links whose output
+    /// passed the high-water mark, so that their queued messages move on
+    /// this turn (fan-in: one subscriber, many publishers read in one
+    /// turn). Only when no output of this turn waits for the store: with
+    /// records journaled this turn, or links held, everything waits for
+    /// the end-of-turn commit as usual.
+    fn flush_pressed(&mut self, now: Instant) {
+        let mut pressed = std::mem::take(&mut self.pressed_scratch);
+        self.broker.take_pressed(&mut pressed);
+        let store_idle = match &self.durable {
+            None => true,
+            Some(d) => !self.broker.has_journal() && !d.failing() && self.held.is_empty(),
+        };
+        if store_idle {
+            for &id in &pressed {
+                self.flush_link(id, now);
+            }
+        }
+        self.pressed_scratch = pressed;
     }
 
     /// The store could not make this turn's records durable: every link

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use super::link::mark_dirty;
+use super::link::{list_once, mark_dirty, PRESSED};
 use super::outbound::{fits, write_publish, Send};
 use super::{Broker, Subscription, Timer};
 use crate::codec::{self, QoS};
@@ -235,6 +235,7 @@ impl<T> Broker<T> {
                 return;
             }
             if backed_up {
+                list_once(&mut self.pressed, PRESSED, lid, link);
                 if let Some(v5) = link.v5.as_deref_mut().filter(|v| v.blocked_since == 0) {
                     v5.blocked_since = super::uptime_secs(self.started, now);
                 }

@@ -47,7 +47,9 @@ pub struct Link<T> {
     pub(super) keep_alive: u16,
     pub(super) state: LinkState,
     pub(super) protocol: Protocol,
-    pub(super) dirty: bool,
+    /// Which of the broker's link lists hold it: [`DIRTY`], [`PRESSED`]
+    /// (one byte for both keeps `Link` within its size budget).
+    pub(super) listed: u8,
     /// MQTT 5 state of the connection; `None` for 3.x.
     pub(super) v5: Option<Box<V5Link>>,
 }
@@ -175,7 +177,7 @@ impl<T> Link<T> {
             session: u32::MAX,
             keep_alive: 0,
             last_rx,
-            dirty: false,
+            listed: 0,
             v5: None,
         }
     }
@@ -196,10 +198,39 @@ impl<T> Link<T> {
     }
 }
 
+/// `Link::listed` bit: in `Broker::dirty`, the links with output to flush.
+pub(super) const DIRTY: u8 = 1;
+/// `Link::listed` bit: in `Broker::pressed`, the links whose output passed
+/// the high-water mark.
+pub(super) const PRESSED: u8 = 2;
+
+/// Adds `id` to `list` (the list that `bit` stands for) once.
+pub(super) fn list_once<T>(list: &mut Vec<usize>, bit: u8, id: usize, link: &mut Link<T>) {
+    if link.listed & bit == 0 {
+        link.listed |= bit;
+        list.push(id);
+    }
+}
+
 /// Adds `id` to the flush list once.
+#[inline]
 pub(super) fn mark_dirty<T>(dirty: &mut Vec<usize>, id: usize, link: &mut Link<T>) {
-    if !link.dirty {
-        link.dirty = true;
-        dirty.push(id);
+    list_once(dirty, DIRTY, id, link);
+}
+
+/// Takes every id of `list` (the list that `bit` stands for) into `out`,
+/// clearing their bits.
+pub(super) fn take_listed<T>(
+    list: &mut Vec<usize>,
+    bit: u8,
+    links: &mut slab::Slab<Link<T>>,
+    out: &mut Vec<usize>,
+) {
+    out.clear();
+    std::mem::swap(out, list);
+    for &id in out.iter() {
+        if let Some(l) = links.get_mut(id) {
+            l.listed &= !bit;
+        }
     }
 }

@@ -187,6 +187,10 @@ pub struct Broker<T> {
     timers: TimerWheel<Timer>,
     /// Links with output to flush.
     dirty: Vec<usize>,
+    /// Connected links whose output went past `TX_HIGH_WATER` while input
+    /// was handled (messages for them now wait in their queue): the event
+    /// loop may write them out before it reads on.
+    pressed: Vec<usize>,
     /// Links to close after their output is flushed.
     closing: Vec<usize>,
     /// Connections per listener.
@@ -235,6 +239,7 @@ impl<T> Broker<T> {
             shared: shared::SharedGroups::default(),
             timers,
             dirty: Vec::new(),
+            pressed: Vec::new(),
             closing: Vec::new(),
             per_listener,
             next_generation: 0,
@@ -461,13 +466,7 @@ impl<T> Broker<T> {
 
     /// Links with output to flush since the last call (each once).
     pub fn take_dirty(&mut self, out: &mut Vec<usize>) {
-        out.clear();
-        std::mem::swap(out, &mut self.dirty);
-        for &id in out.iter() {
-            if let Some(l) = self.links.get_mut(id) {
-                l.dirty = false;
-            }
-        }
+        link::take_listed(&mut self.dirty, link::DIRTY, &mut self.links, out);
     }
 
     /// Is any link waiting to be flushed?
@@ -480,6 +479,20 @@ impl<T> Broker<T> {
         if let Some(link) = self.links.get_mut(id) {
             mark_dirty(&mut self.dirty, id, link);
         }
+    }
+
+    /// Links whose output went past the high-water mark since the last
+    /// call (each once); called by the event loop between reads, so that a
+    /// subscriber receiving from many publishers gets its output written
+    /// in the same turn instead of its messages waiting in the queue.
+    pub fn take_pressed(&mut self, out: &mut Vec<usize>) {
+        link::take_listed(&mut self.pressed, link::PRESSED, &mut self.links, out);
+    }
+
+    /// Did a link's output go past the high-water mark since
+    /// [`Broker::take_pressed`]?
+    pub fn has_pressed(&self) -> bool {
+        !self.pressed.is_empty()
     }
 
     /// Links that are ending since the last call. The caller flushes what it

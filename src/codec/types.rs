@@ -114,6 +114,17 @@ impl ByteStr {
         }
     }
 
+    /// Takes `bytes` when they are ASCII without NUL (a valid MQTT string,
+    /// checked in one vectorised pass); hands them back otherwise, for the
+    /// full UTF-8 check.
+    pub(crate) fn from_plain_ascii(bytes: Bytes) -> Result<ByteStr, Bytes> {
+        if crate::codec::wire::ascii_without_nul(&bytes) {
+            Ok(ByteStr(bytes))
+        } else {
+            Err(bytes)
+        }
+    }
+
     /// A string known at compile time.
     pub const fn from_static(s: &'static str) -> ByteStr {
         ByteStr(Bytes::from_static(s.as_bytes()))

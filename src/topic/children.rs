@@ -51,6 +51,10 @@ impl Children {
     /// Called on every exact level of a walk. Returns the child for `level`.
     #[inline]
     pub(crate) fn get(&self, level: &str) -> Option<u32> {
+        if self.0.is_empty() {
+            // A node reached only through '+' or '#' below it: no hash.
+            return None;
+        }
         self.find(level).ok().and_then(|i| self.node_at(i))
     }
 

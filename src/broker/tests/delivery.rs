@@ -470,3 +470,36 @@ fn unsubscribe_stops_delivery_and_is_acknowledged() {
     h.send(p, publish("t", "x", QoS::AtMostOnce, false, 0));
     assert!(publishes(&h.recv(sub)).is_empty());
 }
+
+#[test]
+fn output_past_the_high_water_mark_is_listed_once_for_an_early_write() {
+    use crate::broker::deliver::TX_HIGH_WATER;
+    let mut h = Harness::new();
+    let sub = h.client("sub", true);
+    h.subscribe(sub, "t/+", QoS::AtMostOnce);
+    let quiet = h.client("quiet", true);
+    h.subscribe(quiet, "other", QoS::AtMostOnce);
+    let p = h.client("pub", true);
+    let body = "x".repeat(1000);
+    let n = TX_HIGH_WATER / 1000 + 20;
+    for i in 0..n {
+        h.send(
+            p,
+            publish(&format!("t/{}", i % 8), &body, QoS::AtMostOnce, false, 0),
+        );
+    }
+    let mut pressed = Vec::new();
+    h.broker.take_pressed(&mut pressed);
+    assert_eq!(pressed, vec![sub], "listed once, only the subscriber");
+    assert!(!h.broker.has_pressed());
+    // What the event loop does with it: write it out, then the queued
+    // messages follow in order, none lost.
+    let got = h.recv(sub);
+    h.broker.output_drained(sub, h.now);
+    let got: Vec<Packet> = got.into_iter().chain(h.recv(sub)).collect();
+    assert_eq!(payloads(&got).len(), n);
+    h.send(p, publish("t/0", "after", QoS::AtMostOnce, false, 0));
+    h.broker.take_pressed(&mut pressed);
+    assert!(pressed.is_empty(), "below the mark again: not listed");
+    assert_eq!(payloads(&h.recv(sub)), vec!["after"]);
+}
