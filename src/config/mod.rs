@@ -90,6 +90,13 @@ pub struct Listener {
     /// (Maximum QoS) and one publishing above it gets DISCONNECT 0x9B (QoS
     /// not supported); a 3.x client publishing above it is disconnected.
     pub max_qos: QoS,
+    /// This listener's `password_file`, set only when
+    /// `per_listener_settings` is true. Read it through
+    /// [`Config::password_file`].
+    pub password_file: Option<PathBuf>,
+    /// This listener's `acl_file`, set only when `per_listener_settings`
+    /// is true. Read it through [`Config::acl_file`].
+    pub acl_file: Option<PathBuf>,
     /// `mount_point` (default none): a topic prefix, written as it is
     /// joined (usually ending in `/`), added to every topic this listener's
     /// clients publish or subscribe to and removed from the topics they
@@ -107,6 +114,8 @@ impl Listener {
             max_connections: None,
             allow_anonymous: None,
             allow_zero_length_clientid: None,
+            password_file: None,
+            acl_file: None,
             max_topic_alias: 10,
             max_qos: QoS::ExactlyOnce,
             mount_point: None,
@@ -226,6 +235,16 @@ pub struct Config {
     /// false`); `None` when not set: then true in local-only mode, false
     /// otherwise. Read it through [`Config::anonymous_allowed`].
     pub allow_anonymous: Option<bool>,
+    /// `password_file` for the whole broker (`per_listener_settings
+    /// false`): the users allowed to connect, in the format
+    /// `mosquitto_passwd` (or `midge passwd`) writes. Read it through
+    /// [`Config::password_file`].
+    pub password_file: Option<PathBuf>,
+    /// `acl_file` for the whole broker (`per_listener_settings false`):
+    /// who may publish and subscribe to what, in Mosquitto's ACL format.
+    /// With one, what it does not grant is denied. Read it through
+    /// [`Config::acl_file`].
+    pub acl_file: Option<PathBuf>,
     /// `allow_zero_length_clientid` for the whole broker (default true): a
     /// client may connect with an empty client id and be given one. Read it
     /// through [`Config::zero_length_clientid_allowed`].
@@ -312,6 +331,8 @@ impl Default for Config {
             per_listener_settings: false,
             allow_anonymous: None,
             allow_zero_length_clientid: true,
+            password_file: None,
+            acl_file: None,
             max_inflight_messages: 20,
             max_inflight_bytes: 0,
             max_queued_messages: 1000,
@@ -351,6 +372,28 @@ impl Config {
             self.allow_anonymous
         };
         set.unwrap_or(self.local_only)
+    }
+
+    /// The password file that applies to listener `listener_index`
+    /// (`per_listener_settings` decides whose); read at start and on
+    /// SIGHUP.
+    pub fn password_file(&self, listener_index: usize) -> Option<&Path> {
+        if self.per_listener_settings {
+            self.listeners.get(listener_index)?.password_file.as_deref()
+        } else {
+            self.password_file.as_deref()
+        }
+    }
+
+    /// The ACL file that applies to listener `listener_index`
+    /// (`per_listener_settings` decides whose); read at start and on
+    /// SIGHUP.
+    pub fn acl_file(&self, listener_index: usize) -> Option<&Path> {
+        if self.per_listener_settings {
+            self.listeners.get(listener_index)?.acl_file.as_deref()
+        } else {
+            self.acl_file.as_deref()
+        }
     }
 
     /// Whether a client may connect with an empty client id on listener

@@ -5,7 +5,6 @@
 /// Directives Mosquitto 2.0 knows and midge does not implement yet (besides
 /// the `auth_opt_*` and `plugin_opt_*` families).
 pub(super) const NOT_YET: &[&str] = &[
-    "acl_file",
     "address",
     "addresses",
     "allow_duplicate_messages",
@@ -56,7 +55,6 @@ pub(super) const NOT_YET: &[&str] = &[
     "notifications",
     "notifications_local_only",
     "password",
-    "password_file",
     "pid_file",
     "plugin",
     "psk_file",

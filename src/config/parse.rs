@@ -296,6 +296,26 @@ impl Parser<'_> {
                     self.config.allow_zero_length_clientid = value;
                 }
             }
+            "password_file" | "acl_file" => {
+                let path = Some(line.path()?);
+                self.security_set = true;
+                let acl = line.directive == "acl_file";
+                if self.config.per_listener_settings {
+                    let l = self.current_listener(line);
+                    *(if acl {
+                        &mut l.acl_file
+                    } else {
+                        &mut l.password_file
+                    }) = path;
+                } else {
+                    let c = &mut self.config;
+                    *(if acl {
+                        &mut c.acl_file
+                    } else {
+                        &mut c.password_file
+                    }) = path;
+                }
+            }
             "check_retain_source" => {
                 config.check_retain_source = line.bool()?;
                 self.security_set = true;
@@ -304,8 +324,8 @@ impl Parser<'_> {
                 let value = line.bool()?;
                 if value && self.security_set {
                     return Err(line.error(
-                        "must come before any security setting \
-                         (allow_anonymous, allow_zero_length_clientid, check_retain_source)",
+                        "must come before any security setting (allow_anonymous, \
+                         allow_zero_length_clientid, check_retain_source, password_file, acl_file)",
                     ));
                 }
                 config.per_listener_settings = value;

@@ -366,7 +366,8 @@ fn per_listener_settings_must_precede_security_settings() {
     assert_eq!(
         error("allow_anonymous true\nper_listener_settings true\n"),
         "midge.conf:2: per_listener_settings: must come before any security setting \
-         (allow_anonymous, allow_zero_length_clientid, check_retain_source)"
+         (allow_anonymous, allow_zero_length_clientid, check_retain_source, password_file, \
+         acl_file)"
     );
     let c = parse("allow_anonymous true\nper_listener_settings false\n");
     assert!(!c.per_listener_settings);
@@ -893,8 +894,8 @@ fn error_message_format_matches_the_documented_one() {
 #[test]
 fn mosquitto_directives_midge_lacks_are_refused_by_name() {
     let cases = [
-        "password_file /etc/mosquitto/passwd",
-        "acl_file /etc/mosquitto/acl",
+        "auth_plugin /usr/lib/auth.so",
+        "psk_file /etc/mosquitto/psk",
         "cafile /etc/ca.pem",
         "certfile /etc/cert.pem",
         "connection bridge-01",
@@ -987,12 +988,12 @@ fn include_dir_reads_conf_files_in_sorted_order_at_that_point() {
 #[test]
 fn include_dir_error_names_the_included_file_and_line() {
     let dir = TempDir::new("include-error");
-    let bad = dir.write("10-bad.conf", "# first\nlistener 1884\npassword_file /x\n");
+    let bad = dir.write("10-bad.conf", "# first\nlistener 1884\nauth_plugin /x\n");
     let e = error(&format!("listener 1883\ninclude_dir {}\n", dir.0.display()));
     assert_eq!(
         e,
         format!(
-            "{}:3: password_file: directive not supported by midge yet",
+            "{}:3: auth_plugin: directive not supported by midge yet",
             bad.display()
         )
     );
@@ -1117,10 +1118,10 @@ fn dash_c_without_listeners_uses_dash_p_on_loopback() {
 #[test]
 fn dash_c_file_errors_propagate() {
     let dir = TempDir::new("cli-c-bad");
-    let file = dir.write("m.conf", "listener 1883\npassword_file /etc/p\n");
+    let file = dir.write("m.conf", "listener 1883\nauth_plugin /etc/p\n");
     let e = cli(&["-c", file.to_str().expect("utf-8 path")]).unwrap_err();
     assert_eq!(e.line, Some(2));
-    assert_eq!(e.directive.as_deref(), Some("password_file"));
+    assert_eq!(e.directive.as_deref(), Some("auth_plugin"));
     assert!(cli_error(&["-c"]).contains("Argument to option 'c' missing"));
     assert!(cli_error(&["-c", "a.conf", "-c", "b.conf"]).contains("given more than once"));
 }
@@ -1233,4 +1234,36 @@ fn bad_persistence_values_name_file_line_and_directive() {
         "midge.conf:2: autosave_interval: invalid value '-1': expected an integer from 0 to 4294967295"
     );
     assert!(error("listener 1883\npersistence_location\n").contains("missing value"));
+}
+
+#[test]
+fn password_and_acl_files_for_the_broker_or_per_listener() {
+    let c = parse(
+        "listener 1883\npassword_file /etc/midge/passwd\nacl_file /etc/midge/acl\nlistener 1884\n",
+    );
+    for i in 0..2 {
+        assert_eq!(c.password_file(i), Some(Path::new("/etc/midge/passwd")));
+        assert_eq!(c.acl_file(i), Some(Path::new("/etc/midge/acl")));
+    }
+    // A path may contain spaces, as in Mosquitto (the rest of the line).
+    let c = parse("listener 1883\npassword_file /etc/my files/pw\n");
+    assert_eq!(c.password_file(0), Some(Path::new("/etc/my files/pw")));
+    let c = parse(
+        "per_listener_settings true\nlistener 1883\npassword_file /a\n\
+         listener 1884\nacl_file /b\nlistener 1885\n",
+    );
+    assert_eq!(c.password_file(0), Some(Path::new("/a")));
+    assert_eq!(c.acl_file(0), None);
+    assert_eq!(c.password_file(1), None);
+    assert_eq!(c.acl_file(1), Some(Path::new("/b")));
+    assert_eq!((c.password_file(2), c.acl_file(2)), (None, None));
+    assert_eq!(
+        error("listener 1883\npassword_file\n"),
+        "midge.conf:2: password_file: missing value"
+    );
+    assert!(
+        error("acl_file /x\nper_listener_settings true\nlistener 1883\n").starts_with(
+            "midge.conf:2: per_listener_settings: must come before any security setting"
+        )
+    );
 }
