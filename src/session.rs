@@ -209,6 +209,24 @@ pub struct Session {
     /// The session's id in the store; 0 while it is not stored (see
     /// `broker::persist`).
     pub store_id: u32,
+    /// Who its client is, when that matters: a user name, or ACL rules to
+    /// check (see [`ClientAuth`]); `None` for an anonymous client with no
+    /// ACL file, so such a session costs a pointer.
+    pub auth: Option<Box<ClientAuth>>,
+}
+
+/// The identity a session was authenticated with.
+#[derive(Debug, Default)]
+pub struct ClientAuth {
+    /// The user name of its last CONNECT (or the one its certificate gave).
+    pub username: Option<Rc<str>>,
+}
+
+impl Session {
+    /// The user name of the session's client, if it gave one.
+    pub fn username(&self) -> Option<&str> {
+        self.auth.as_ref()?.username.as_deref()
+    }
 }
 
 impl Session {
@@ -237,6 +255,7 @@ impl Session {
             disconnected_at: None,
             route_stamp: 0,
             store_id: 0,
+            auth: None,
         }
     }
 

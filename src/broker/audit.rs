@@ -156,7 +156,7 @@ impl<T> Broker<T> {
 /// compared by: what a restart from the store must bring back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DurableView {
-    /// Per stored session, by client id: protocol level, filters (sorted),
+    /// Per stored session, by client id: user name, protocol level, filters (sorted),
     /// outbound QoS 1/2 entries in order as (topic, payload, qos, packet
     /// id if in flight, PUBREL owed), inbound QoS 2 ids (sorted), will
     /// topic.
@@ -172,6 +172,7 @@ pub type OutDurable = (String, Vec<u8>, u8, Option<u16>, bool);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionDurable {
     pub client_id: String,
+    pub username: Option<String>,
     pub level: u8,
     pub filters: Vec<String>,
     pub out: Vec<OutDurable>,
@@ -217,6 +218,7 @@ impl<T> Broker<T> {
                 incoming.sort_unstable();
                 SessionDurable {
                     client_id: s.client_id.to_string(),
+                    username: s.username().map(str::to_string),
                     level: s.protocol.level(),
                     filters,
                     out,

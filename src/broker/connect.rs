@@ -15,7 +15,7 @@ use crate::codec::{
     self, connack, reason, ByteStr, ConnAck, Connect, DecodeError, Packet, Properties, Protocol,
     QoS,
 };
-use crate::session::Session;
+use crate::session::{ClientAuth, Session};
 use crate::topic::valid_topic_name;
 
 /// The Session Expiry Interval that means "never": the session outlives
@@ -247,6 +247,11 @@ impl<T> Broker<T> {
             w.payload = bytes::Bytes::copy_from_slice(&w.payload);
             w.properties.passthrough = bytes::Bytes::copy_from_slice(&w.properties.passthrough);
             Box::new(w)
+        });
+        session.auth = c.username.map(|name| {
+            Box::new(ClientAuth {
+                username: Some(Rc::from(name.as_str())),
+            })
         });
         let generation = self.links[id].generation;
         let link = &mut self.links[id];

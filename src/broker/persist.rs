@@ -232,6 +232,7 @@ impl<T> Broker<T> {
             client_id: &s.client_id,
             level: s.protocol.level(),
             expiry: s.expiry_interval,
+            username: s.username(),
         });
         self.persist_will(sid);
     }
@@ -251,6 +252,7 @@ impl<T> Broker<T> {
             client_id: &s.client_id,
             level: s.protocol.level(),
             expiry: s.expiry_interval,
+            username: s.username(),
         });
         if let Some(at) = s.disconnected_at {
             journal.push(&Record::Offline {

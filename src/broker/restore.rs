@@ -16,7 +16,7 @@ use log::warn;
 use super::persist::Journal;
 use super::{Broker, Subscription};
 use crate::codec::{ByteStr, Protocol, PublishProperties, QoS, SubOptions, Will};
-use crate::session::{Enqueued, Message, Queued, SharedMessage, StoreRef, SubIds};
+use crate::session::{ClientAuth, Enqueued, Message, Queued, SharedMessage, StoreRef, SubIds};
 use crate::store::model::{Replayed, StoredMsg, StoredSession};
 use crate::topic::parse_shared;
 
@@ -125,6 +125,11 @@ impl<T> Broker<T> {
             s.expiry_interval = stored.expiry;
             s.disconnected_at = Some(disconnected_at);
             s.window = self.settings.limits.max_inflight;
+            if let Some(name) = stored.username {
+                s.auth = Some(Box::new(ClientAuth {
+                    username: Some(Rc::from(name)),
+                }));
+            }
             found.sessions += 1;
             for (&filter, &(options, sub_id)) in &stored.subs {
                 if self.restore_sub(sid, filter, options, sub_id) {

@@ -59,6 +59,8 @@ pub struct StoredSession<'a> {
     pub client_id: &'a str,
     pub level: u8,
     pub expiry: u32,
+    /// The user name of its last connection, if any.
+    pub username: Option<&'a str>,
     /// When its connection ended (wall ms); `None`: it was connected when
     /// the broker stopped.
     pub offline_ms: Option<u64>,
@@ -103,12 +105,14 @@ impl<'a> Replayed<'a> {
                 client_id,
                 level,
                 expiry,
+                username,
             } => {
                 self.next_sid = self.next_sid.max(sid.saturating_add(1));
                 let s = self.sessions.entry(sid).or_insert_with(|| StoredSession {
                     client_id,
                     level,
                     expiry,
+                    username,
                     offline_ms: None,
                     subs: BTreeMap::new(),
                     out: BTreeMap::new(),
@@ -118,6 +122,7 @@ impl<'a> Replayed<'a> {
                 s.client_id = client_id;
                 s.level = level;
                 s.expiry = expiry;
+                s.username = username;
                 s.offline_ms = None;
             }
             Record::Offline { sid, at_ms } => {

@@ -40,6 +40,7 @@ fn snapshot(state: &Replayed<'_>) -> Vec<Vec<u8>> {
             client_id: s.client_id,
             level: s.level,
             expiry: s.expiry,
+            username: s.username,
         }));
         if let Some(at_ms) = s.offline_ms {
             out.push(body(&Record::Offline { sid, at_ms }));
@@ -121,6 +122,7 @@ fn history(rng: &mut Rng, len: usize) -> Vec<Vec<u8>> {
                     client_id: CLIENTS[client],
                     level: 4,
                     expiry: u32::MAX,
+                    username: None,
                 }));
                 live.push((sid, client, Vec::new()));
             }
@@ -290,12 +292,14 @@ fn settle_drops_what_nothing_refers_to_and_keeps_one_session_per_client() {
             client_id: "a",
             level: 4,
             expiry: u32::MAX,
+            username: None,
         },
         Record::Session {
             sid: 2,
             client_id: "a",
             level: 5,
             expiry: 60,
+            username: Some("u"),
         },
         Record::Msg {
             mid: 1,

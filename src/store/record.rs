@@ -29,6 +29,10 @@ pub enum Record<'a> {
         level: u8,
         /// Session Expiry Interval, seconds (`u32::MAX`: never).
         expiry: u32,
+        /// The user name it connected with, for its ACL while it is offline
+        /// after a restart. Written last and only when there is one, so a
+        /// record from before user names were stored reads as `None`.
+        username: Option<&'a str>,
     },
     /// The session's connection ended at `at_ms` (wall clock, ms since
     /// the Unix epoch), so its expiry counts from then, across restarts.
@@ -193,12 +197,16 @@ impl Record<'_> {
                 client_id,
                 level,
                 expiry,
+                username,
             } => {
                 out.push(kind::SESSION);
                 v(out, *sid);
                 put_bytes(out, client_id.as_bytes());
                 out.push(*level);
                 v(out, u64::from(*expiry));
+                if let Some(name) = username {
+                    put_bytes(out, name.as_bytes());
+                }
             }
             Record::Offline { sid, at_ms } => {
                 out.push(kind::OFFLINE);
@@ -337,6 +345,7 @@ impl Record<'_> {
                 client_id: r.str()?,
                 level: r.byte()?,
                 expiry: r.u32()?,
+                username: if r.0.is_empty() { None } else { Some(r.str()?) },
             },
             kind::OFFLINE => Record::Offline {
                 sid: r.varint()?,

@@ -10,6 +10,14 @@ pub(crate) fn samples() -> Vec<Record<'static>> {
             client_id: "sensor-1",
             level: 5,
             expiry: u32::MAX,
+            username: Some("kitchen"),
+        },
+        Record::Session {
+            sid: 3,
+            client_id: "",
+            level: 4,
+            expiry: 0,
+            username: None,
         },
         Record::Offline {
             sid: 1,
@@ -111,6 +119,15 @@ fn a_cut_body_is_an_error_or_a_shorter_payload() {
                 Ok(Record::Msg { payload, .. }) | Ok(Record::Will { payload, .. }) => {
                     assert!(payload.len() < 4, "{r:?} cut at {cut}");
                 }
+                // Cut right before its optional user name, a session record
+                // is the older form of itself (the frame's CRC is what
+                // catches a cut).
+                Ok(Record::Session {
+                    username: None,
+                    sid,
+                    ..
+                }) if matches!(r, Record::Session { username: Some(name), sid: s, .. }
+                    if s == sid && cut == b.len() - name.len() - 1) => {}
                 Ok(other) => panic!("{r:?} cut at {cut} decoded as {other:?}"),
             }
         }

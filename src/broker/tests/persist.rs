@@ -538,3 +538,31 @@ fn while_the_store_is_down_qos1_and_2_are_refused_and_qos0_flows() {
     );
     assert_eq!(payloads(&s.recv(sub)), ["e"]);
 }
+
+#[test]
+fn the_user_name_of_an_offline_session_survives_a_restart_and_a_snapshot() {
+    let mut s = Stored::new();
+    let mut c = persistent("sensor");
+    c.username = Some(ByteStr::from("kitchen"));
+    let (link, _) = s.connect(c);
+    s.send(link, subscribe(1, &[("a/#", QoS::AtLeastOnce)]));
+    s.send(link, Packet::Disconnect(Default::default()));
+    offline_subscriber(&mut s, "anonymous", "b", QoS::AtLeastOnce);
+    let users = |s: &Stored| -> Vec<(String, Option<String>)> {
+        let view = s.h.broker.durable_view(s.h.now);
+        view.sessions
+            .into_iter()
+            .map(|d| (d.client_id, d.username))
+            .collect()
+    };
+    let want = vec![
+        ("anonymous".to_string(), None),
+        ("sensor".to_string(), Some("kitchen".to_string())),
+    ];
+    assert_eq!(users(&s), want);
+    s.restart(Duration::from_secs(1));
+    assert_eq!(users(&s), want, "from the journal");
+    s.compact();
+    s.restart(Duration::from_secs(1));
+    assert_eq!(users(&s), want, "from a snapshot");
+}
