@@ -64,6 +64,8 @@ mod parse;
 mod rules;
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
