@@ -21,13 +21,15 @@
 //! anonymous section, for clients without a user name; `pattern` lines
 //! apply to every client wherever they stand.
 //!
-//! Stricter than Mosquitto: a line whose filter is not a valid topic filter
-//! is refused (as Mosquitto does), and so is `topic read` with no filter,
-//! which Mosquitto reads as readwrite access to a topic named `read`; a
-//! rule line that is not UTF-8 is refused ([`Acl::load`]), since no MQTT
-//! topic or user name could match it. Laxer: an indented line or an
-//! indented comment is accepted (Mosquitto refuses a line that starts with
-//! a tab, or with spaces and then `#`).
+//! As in Mosquitto, an unknown keyword or access word, a missing filter
+//! or user name, and a filter that is not a valid topic filter make the
+//! file fail, naming the line; `%c` and `%u` in a `topic` line are plain
+//! text. Stricter than Mosquitto: `topic read` with no filter fails (for
+//! Mosquitto it is readwrite access to a topic named `read`), and so does
+//! a rule line that is not UTF-8 ([`Acl::load`]), which no MQTT topic or
+//! user name could match. Laxer: an indented line or an indented comment
+//! is accepted (Mosquitto refuses a line that starts with a tab, or with
+//! spaces and then `#`).
 //!
 //! # A check (`mosquitto_acl_check` and `mosquitto_acl_check_default`)
 //! 1. Writing to a topic that starts with `$SYS` is refused, except

@@ -110,7 +110,7 @@ pub(super) fn parse(name: &str, text: &str) -> Result<Parsed, AuthFileError> {
 fn rule_line(keyword: &str, rest: Option<&str>) -> Result<Rule, String> {
     let rest = rest.map(|r| r.trim_start_matches(' ')).unwrap_or_default();
     if rest.is_empty() {
-        return Err(format!("`{keyword}` without a topic"));
+        return Err(format!("`{keyword}` without a topic filter"));
     }
     let (first, after) = word(rest);
     let after = after.map(|a| a.trim_matches(blank)).unwrap_or_default();
@@ -118,7 +118,7 @@ fn rule_line(keyword: &str, rest: Option<&str>) -> Result<Rule, String> {
         // Mosquitto reads `topic read` as readwrite access to a topic
         // named "read"; that is almost surely a forgotten topic.
         if access(first).is_some() {
-            return Err(format!("`{keyword} {first}` without a topic"));
+            return Err(format!("`{keyword} {first}` without a topic filter"));
         }
         (READ | WRITE, first)
     } else {

@@ -1,5 +1,6 @@
 //! Table tests of the parser and the checks, after Mosquitto 2.0's
-//! behaviour (each case was also run against mosquitto 2.0.11).
+//! behaviour (the precedence, `$SYS` and error cases are as mosquitto
+//! 2.0.11 behaves, apart from the stricter errors the module doc names).
 
 use std::rc::Rc;
 
@@ -217,10 +218,10 @@ fn malformed_lines_are_errors_naming_the_line() {
     let cases: &[(&str, usize, &str)] = &[
         ("topic read a\nbogus a\n", 2, "unknown keyword \"bogus\""),
         ("topic\tread\ta\n", 1, "not tabs"),
-        ("# c\n\ntopic\n", 3, "`topic` without a topic"),
-        ("pattern   \n", 1, "`pattern` without a topic"),
-        ("topic read\n", 1, "`topic read` without a topic"),
-        ("topic deny\n", 1, "`topic deny` without a topic"),
+        ("# c\n\ntopic\n", 3, "`topic` without a topic filter"),
+        ("pattern   \n", 1, "`pattern` without a topic filter"),
+        ("topic read\n", 1, "`topic read` without a topic filter"),
+        ("topic deny\n", 1, "`topic deny` without a topic filter"),
         ("topic reed a/b\n", 1, "unknown access \"reed\""),
         ("topic READ a/b\n", 1, "unknown access \"READ\""),
         ("topic subscribe a/b\n", 1, "unknown access \"subscribe\""),
