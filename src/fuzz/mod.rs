@@ -14,7 +14,10 @@
 //!   files.
 //! - [`store`]: recovery from arbitrary store files, and the replay of
 //!   arbitrary records into a broker.
+//! - [`acl`]: the ACL file parser, a client's checks, and the subscription
+//!   classifier measured against `can_read`.
 
+pub mod acl;
 pub mod broker;
 pub mod codec;
 pub mod config;
@@ -30,9 +33,10 @@ pub type Target = fn(&[u8]);
 
 /// Every target by name, as `scripts/fuzz.sh` and the corpus folders name
 /// them.
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("codec", codec::run),
     ("broker", broker::run),
     ("config", config::run),
     ("store", store::run),
+    ("acl", acl::run),
 ];

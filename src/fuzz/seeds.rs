@@ -184,6 +184,29 @@ fn store_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+/// ACL seeds: a realistic file (sections, patterns, denies, `$SYS`) with
+/// clients and probes of each kind, and files that fail on a later line.
+fn acl_seeds() -> Vec<Vec<u8>> {
+    let file = "# sensors\ntopic read sensors/#\ntopic deny sensors/secret/#\n\
+                user admin\ntopic readwrite #\ntopic read $SYS/#\n\
+                user dev one\ntopic write devices/+/cmd\n\
+                pattern read devices/%c/#\npattern write users/%u/out\n\
+                pattern write $SYS/broker/connection/%c/state\npattern deny devices/%c/private\n";
+    let probes = "sensors/+/temp\0sensors/secret/x\0#\0$SYS/#\0devices/d1/#\0\
+                  users/admin/out\0$SYS/broker/connection/d1/state\0+/+/private";
+    let seed = |flags: u8, text: &str| [&[flags][..], text.as_bytes()].concat();
+    vec![
+        seed(0, &format!("{file}\0d1\0\0{probes}")),
+        seed(1, &format!("{file}\0d1\0admin\0{probes}")),
+        seed(1, &format!("{file}\0a/b\0dev one\0{probes}")),
+        seed(1, &format!("{file}\0d+\0x#\0{probes}")),
+        seed(0, "topic read a\n\ttopic\tread b\n"),
+        seed(0, "topic read a\nuser\n"),
+        seed(0, "pattern deny\n"),
+        seed(0, "topic write a/#/b\n"),
+    ]
+}
+
 /// A stable name for a seed: FNV-1a of its bytes.
 fn name(data: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -201,6 +224,7 @@ fn stored_corpora_hold_every_seed() {
         ("broker", broker_seeds()),
         ("config", config_seeds()),
         ("store", store_seeds()),
+        ("acl", acl_seeds()),
     ] {
         let dir = corpus_dir(target);
         let stored: HashSet<Vec<u8>> = corpus(&dir).into_iter().map(|(_, d)| d).collect();

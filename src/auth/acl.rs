@@ -1,1 +1,0 @@
-//! Mosquitto-format ACL files (`acl_file`).
