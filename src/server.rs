@@ -97,6 +97,7 @@ pub fn settings_from(config: &Config) -> Settings {
             max_topic_alias: l.max_topic_alias,
             max_qos: l.max_qos,
             mount_point: l.mount_point.as_deref().map(Rc::from),
+            acl: None,
         })
         .collect();
     Settings {
@@ -143,7 +144,13 @@ impl Server {
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let now = Instant::now();
-        let mut broker = Broker::new(settings_from(config), now);
+        let mut settings = settings_from(config);
+        let acls = crate::auth::load_acls(config)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        for (policy, acl) in settings.listeners.iter_mut().zip(acls) {
+            policy.acl = acl;
+        }
+        let mut broker = Broker::new(settings, now);
         let durable = if config.persistence.enabled {
             // Fixed, not from max_packet_size: it must not shrink between
             // runs, and no record is larger than a packet.

@@ -6,6 +6,7 @@
 //! Pure state: no I/O, no clock reads, no logging. The broker decides what to
 //! send; the session only keeps the books and enforces its bounds.
 
+use crate::auth::acl::ClientAcl;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -220,12 +221,20 @@ pub struct Session {
 pub struct ClientAuth {
     /// The user name of its last CONNECT (or the one its certificate gave).
     pub username: Option<Rc<str>>,
+    /// The rules of the ACL file that apply to it; `None` without one.
+    pub acl: Option<ClientAcl>,
 }
 
 impl Session {
     /// The user name of the session's client, if it gave one.
     pub fn username(&self) -> Option<&str> {
         self.auth.as_ref()?.username.as_deref()
+    }
+
+    /// The ACL rules of the session's client; `None` without an ACL file.
+    #[inline]
+    pub fn acl(&self) -> Option<&ClientAcl> {
+        self.auth.as_ref()?.acl.as_ref()
     }
 }
 

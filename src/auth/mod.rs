@@ -12,6 +12,10 @@ pub mod acl;
 pub mod password;
 
 use std::fmt;
+use std::path::Path;
+use std::rc::Rc;
+
+use crate::config::Config;
 
 /// Why a password or ACL file was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,3 +38,35 @@ impl fmt::Display for AuthFileError {
 }
 
 impl std::error::Error for AuthFileError {}
+
+/// Reads the files that `read` reads for each of `config`'s listeners, as
+/// `file_of` names them; a file shared by several listeners is read once
+/// and shared. Called at start and on SIGHUP.
+fn load_per_listener<F>(
+    config: &Config,
+    file_of: impl Fn(&Config, usize) -> Option<&Path>,
+    read: impl Fn(&Path) -> Result<F, AuthFileError>,
+) -> Result<Vec<Option<Rc<F>>>, AuthFileError> {
+    let mut read_so_far: Vec<(&Path, Rc<F>)> = Vec::new();
+    let mut out = Vec::with_capacity(config.listeners.len());
+    for i in 0..config.listeners.len() {
+        let Some(path) = file_of(config, i) else {
+            out.push(None);
+            continue;
+        };
+        if let Some((_, f)) = read_so_far.iter().find(|(p, _)| *p == path) {
+            out.push(Some(f.clone()));
+            continue;
+        }
+        let f = Rc::new(read(path)?);
+        read_so_far.push((path, f.clone()));
+        out.push(Some(f));
+    }
+    Ok(out)
+}
+
+/// Each listener's ACL file, parsed (`None`: none applies), in listener
+/// order. The first file that cannot be read or parsed is the error.
+pub fn load_acls(config: &Config) -> Result<Vec<Option<Rc<acl::Acl>>>, AuthFileError> {
+    load_per_listener(config, Config::acl_file, acl::Acl::load)
+}

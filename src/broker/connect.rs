@@ -15,7 +15,7 @@ use crate::codec::{
     self, connack, reason, ByteStr, ConnAck, Connect, DecodeError, Packet, Properties, Protocol,
     QoS,
 };
-use crate::session::{ClientAuth, Session};
+use crate::session::Session;
 use crate::topic::valid_topic_name;
 
 /// The Session Expiry Interval that means "never": the session outlives
@@ -230,7 +230,13 @@ impl<T> Broker<T> {
             None => (self.create_session(client_id.clone(), c.protocol), false),
         };
         let mount = self.settings.listener(listener).mount_point.clone();
+        let username = c.username.as_ref().map(|u| u.as_str());
+        let auth = self.client_auth(listener, username, &client_id);
+        let rules_changed = session_present
+            && (auth.as_ref().is_some_and(|a| a.acl.is_some())
+                || self.sessions[sid].acl().is_some());
         let session = &mut self.sessions[sid];
+        session.auth = auth;
         session.link = Some(id as u32);
         session.protocol = c.protocol;
         session.expiry_interval = expiry_interval;
@@ -247,11 +253,6 @@ impl<T> Broker<T> {
             w.payload = bytes::Bytes::copy_from_slice(&w.payload);
             w.properties.passthrough = bytes::Bytes::copy_from_slice(&w.properties.passthrough);
             Box::new(w)
-        });
-        session.auth = c.username.map(|name| {
-            Box::new(ClientAuth {
-                username: Some(Rc::from(name.as_str())),
-            })
         });
         let generation = self.links[id].generation;
         let link = &mut self.links[id];
@@ -302,6 +303,10 @@ impl<T> Broker<T> {
         } else {
             Properties::default()
         };
+        if rules_changed {
+            // Its subscriptions were classified for the rules it had.
+            self.reclassify(sid);
+        }
         self.send_connack(id, session_present, connack::ACCEPTED, properties);
         self.persist_connected(sid);
         if session_present {
@@ -421,9 +426,20 @@ impl<T> Broker<T> {
         self.close_link(id, CloseCause::ClientDisconnect, now);
     }
 
-    /// A will becomes a message from the client that set it.
+    /// A will becomes a message from the client that set it, if its rules
+    /// let it publish there (checked now, as Mosquitto does: the ACL file
+    /// may have been reloaded since CONNECT). The topic is already under
+    /// the mount point.
     pub(super) fn publish_will(&mut self, sid: usize, will: codec::Will, now: Instant) {
         let client = self.sessions[sid].client_id.clone();
+        if !self.may_publish(sid, &will.topic) {
+            warn!(
+                "will of client {client} on {} not published: not authorised to publish there",
+                will.topic
+            );
+            self.stats.publish_dropped += 1;
+            return;
+        }
         info!("publishing will of client {client} on {}", will.topic);
         let msg = crate::session::Message {
             topic: will.topic,

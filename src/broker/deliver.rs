@@ -56,24 +56,30 @@ impl<T> Broker<T> {
         self.tree
             .for_each_match(&msg.topic, |sub, s| matches.push((sub, *s)));
         let from = from.map(|f| f as u32);
-        let skip = |sid: u32, sub: &Subscription| sub.options.no_local && Some(sid) == from;
+        let sessions = &self.sessions;
+        // No Local [MQTT-3.8.3-3], and the ACL where the subscription may
+        // deliver some topics and not others: such matches go first.
+        let skip = |sid: u32, sub: &Subscription| {
+            (sub.options.no_local && Some(sid) == from)
+                || (sub.per_topic()
+                    && sessions
+                        .get(sid as usize)
+                        .and_then(|s| s.acl())
+                        .is_some_and(|acl| !acl.can_read(&msg.topic)))
+        };
+        matches.retain(|(sid, sub)| !skip(*sid, sub));
         let mut any = false;
         if let [(sid, sub)] = matches[..] {
-            if !skip(sid, &sub) {
-                any = true;
-                let qos = self.out_qos(msg.qos, sub.options.qos);
-                let retain = msg.retain && sub.options.retain_as_published;
-                self.deliver(sid as usize, msg, qos, retain, sub.ids(), now);
-            }
+            any = true;
+            let qos = self.out_qos(msg.qos, sub.options.qos);
+            let retain = msg.retain && sub.options.retain_as_published;
+            self.deliver(sid as usize, msg, qos, retain, sub.ids(), now);
         } else if matches.len() > 1 {
             // Overlapping subscriptions of one session: stamp each session
             // with this message and merge its options, without sorting.
             self.route_stamp += 1;
             let stamp = self.route_stamp;
             for (sid, sub) in &matches {
-                if skip(*sid, sub) {
-                    continue;
-                }
                 let s = &mut self.sessions[*sid as usize];
                 if s.route_stamp != stamp {
                     s.route_stamp = stamp;
@@ -87,7 +93,7 @@ impl<T> Broker<T> {
                 }
             }
             for &(sid, sub) in &matches {
-                if skip(sid, &sub) || self.sessions[sid as usize].route_stamp != stamp {
+                if self.sessions[sid as usize].route_stamp != stamp {
                     continue;
                 }
                 let s = &mut self.sessions[sid as usize];
@@ -96,8 +102,8 @@ impl<T> Broker<T> {
                 let ids = if s.route_multi {
                     let ids: Vec<u32> = matches
                         .iter()
-                        .filter(|(other, o)| *other == sid && o.id != 0 && !skip(sid, o))
-                        .map(|(_, o)| o.id)
+                        .filter(|(other, o)| *other == sid && o.id() != 0)
+                        .map(|(_, o)| o.id())
                         .collect();
                     match ids[..] {
                         [] => SubIds::None,
@@ -129,7 +135,14 @@ impl<T> Broker<T> {
         for &g in &groups {
             let sessions = &self.sessions;
             let online = |sid: u32| sessions.get(sid as usize).is_some_and(|s| s.link.is_some());
-            if let Some((sid, sub)) = self.shared.pick(g, online) {
+            let allowed = |sid: u32, sub: &Subscription| {
+                !sub.per_topic()
+                    || sessions
+                        .get(sid as usize)
+                        .and_then(|s| s.acl())
+                        .is_none_or(|acl| acl.can_read(&msg.topic))
+            };
+            if let Some((sid, sub)) = self.shared.pick(g, online, allowed) {
                 any = true;
                 let qos = self.out_qos(msg.qos, sub.options.qos);
                 let retain = msg.retain && sub.options.retain_as_published;

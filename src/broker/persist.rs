@@ -270,7 +270,7 @@ impl<T> Broker<T> {
                     sid: id,
                     filter,
                     options: options_byte(&sub.options),
-                    sub_id: sub.id,
+                    sub_id: sub.id(),
                 });
             }
         }
@@ -360,7 +360,7 @@ impl<T> Broker<T> {
                 sid: id,
                 filter,
                 options: options_byte(&sub.options),
-                sub_id: sub.id,
+                sub_id: sub.id(),
             });
         }
     }

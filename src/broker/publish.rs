@@ -175,6 +175,14 @@ impl<T> Broker<T> {
                 p.payload.len()
             );
         }
+        let denied = !self.may_publish_to(sid, listener, &p.topic);
+        if denied {
+            self.stats.publish_dropped += 1;
+            debug!(
+                "client {}: denied PUBLISH to {} (not authorised)",
+                self.sessions[sid].client_id, p.topic
+            );
+        }
         if p.qos == QoS::ExactlyOnce {
             // Delivered on first receipt; the id is held until PUBREL so a
             // re-sent PUBLISH is acknowledged but not delivered again.
@@ -210,16 +218,24 @@ impl<T> Broker<T> {
             if let Some(kind) = kind {
                 self.send_ack(id, kind, packet_id, reason::SUCCESS);
             }
-            if !oversized {
+            // A denied one too, as Mosquitto does: 3.x has no code to say so.
+            if !oversized && !denied {
                 let msg = self.inbound_message(p, listener, now);
                 self.publish_message(msg, Some(sid), now);
             }
             return;
         }
-        if oversized {
+        if oversized || denied {
             if let Some(kind) = kind {
-                let why = "payload above message_size_limit";
-                self.send_refusal(id, kind, packet_id, reason::PACKET_TOO_LARGE, why);
+                let (code, why) = if denied {
+                    (
+                        reason::NOT_AUTHORIZED,
+                        "not authorised to publish to this topic",
+                    )
+                } else {
+                    (reason::PACKET_TOO_LARGE, "payload above message_size_limit")
+                };
+                self.send_refusal(id, kind, packet_id, code, why);
                 // A refused QoS 2 message is over: no PUBREL follows.
                 self.sessions[sid].release_qos2(packet_id);
                 self.persist_in_released(sid, packet_id);

@@ -16,7 +16,7 @@ use log::warn;
 use super::persist::Journal;
 use super::{Broker, Subscription};
 use crate::codec::{ByteStr, Protocol, PublishProperties, QoS, SubOptions, Will};
-use crate::session::{ClientAuth, Enqueued, Message, Queued, SharedMessage, StoreRef, SubIds};
+use crate::session::{Enqueued, Message, Queued, SharedMessage, StoreRef, SubIds};
 use crate::store::model::{Replayed, StoredMsg, StoredSession};
 use crate::topic::parse_shared;
 
@@ -125,12 +125,9 @@ impl<T> Broker<T> {
             s.expiry_interval = stored.expiry;
             s.disconnected_at = Some(disconnected_at);
             s.window = self.settings.limits.max_inflight;
-            if let Some(name) = stored.username {
-                s.auth = Some(Box::new(ClientAuth {
-                    username: Some(Rc::from(name)),
-                }));
-            }
             found.sessions += 1;
+            // Before its subscriptions, which are classified by its rules.
+            self.sessions[sid].auth = self.client_auth(0, stored.username, stored.client_id);
             for (&filter, &(options, sub_id)) in &stored.subs {
                 if self.restore_sub(sid, filter, options, sub_id) {
                     found.subscriptions += 1;
@@ -170,21 +167,23 @@ impl<T> Broker<T> {
         let Some(qos) = QoS::from_u8(options & 3) else {
             return false;
         };
-        let sub = Subscription {
-            options: SubOptions {
+        let sub = Subscription::new(
+            SubOptions {
                 qos,
                 no_local: options & 4 != 0,
                 retain_as_published: options & 8 != 0,
                 retain_handling: (options >> 4) & 3,
             },
-            id: sub_id,
-        };
+            sub_id,
+        );
         let joined = match parse_shared(filter) {
             Some((_, plain)) => {
+                let sub = sub.with_access(self.filter_access(sid, plain));
                 let plain = plain.to_string();
                 self.shared.join(filter, &plain, sid as u32, sub)
             }
             None if crate::topic::valid_topic_filter(filter) => {
+                let sub = sub.with_access(self.filter_access(sid, filter));
                 self.tree.subscribe(filter, sid as u32, sub)
             }
             None => false,

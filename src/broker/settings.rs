@@ -4,6 +4,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::auth::acl::Acl;
 use crate::codec::QoS;
 use crate::session::QueueLimits;
 
@@ -60,6 +61,9 @@ pub struct ListenerPolicy {
     /// `mount_point`: a prefix added to every topic of this listener's
     /// clients on the way in and removed on the way out.
     pub mount_point: Option<Rc<str>>,
+    /// `acl_file`, parsed: with one, a client may publish and receive only
+    /// what it grants.
+    pub acl: Option<Rc<Acl>>,
 }
 
 impl Default for ListenerPolicy {
@@ -72,6 +76,7 @@ impl Default for ListenerPolicy {
             max_topic_alias: 10,
             max_qos: QoS::ExactlyOnce,
             mount_point: None,
+            acl: None,
         }
     }
 }

@@ -100,18 +100,27 @@ impl SharedGroups {
 
     /// The member of group `g` that gets the next message: the next one
     /// in turn whose session is `online`, or, when none is, the next one in
-    /// turn (a persistent session that queues it).
-    pub fn pick(&mut self, g: u32, online: impl Fn(u32) -> bool) -> Option<(u32, Subscription)> {
+    /// turn (a persistent session that queues it). A member whose
+    /// subscription is not `allowed` this message (its ACL) is passed over
+    /// either way; `None` when no member may have it.
+    pub fn pick(
+        &mut self,
+        g: u32,
+        online: impl Fn(u32) -> bool,
+        allowed: impl Fn(u32, &Subscription) -> bool,
+    ) -> Option<(u32, Subscription)> {
         let group = self.groups.get_mut(g as usize)?;
         let n = group.members.len();
         if n == 0 {
             return None;
         }
         let start = group.next % n;
-        let chosen = (0..n)
-            .map(|k| (start + k) % n)
-            .find(|&i| online(group.members[i].0))
-            .unwrap_or(start);
+        let members = &group.members;
+        let ok = |i: usize| allowed(members[i].0, &members[i].1);
+        let order = || (0..n).map(|k| (start + k) % n);
+        let chosen = order()
+            .find(|&i| online(members[i].0) && ok(i))
+            .or_else(|| order().find(|&i| ok(i)))?;
         group.next = (chosen + 1) % n;
         Some(group.members[chosen])
     }
@@ -123,10 +132,7 @@ mod tests {
     use crate::codec::SubOptions;
 
     fn sub() -> Subscription {
-        Subscription {
-            options: SubOptions::default(),
-            id: 0,
-        }
+        Subscription::new(SubOptions::default(), 0)
     }
 
     #[test]
@@ -140,14 +146,26 @@ mod tests {
         g.for_each_match("a/b", |x| groups.push(x));
         assert_eq!(groups.len(), 1);
         let picks: Vec<u32> = (0..6)
-            .map(|_| g.pick(groups[0], |_| true).unwrap().0)
+            .map(|_| g.pick(groups[0], |_| true, |_, _| true).unwrap().0)
             .collect();
         assert_eq!(picks, [1, 2, 3, 1, 2, 3]);
         let picks: Vec<u32> = (0..4)
-            .map(|_| g.pick(groups[0], |s| s != 2).unwrap().0)
+            .map(|_| g.pick(groups[0], |s| s != 2, |_, _| true).unwrap().0)
             .collect();
         assert_eq!(picks, [1, 3, 1, 3], "offline member 2 is passed over");
-        assert_eq!(g.pick(groups[0], |_| false).map(|m| m.0), Some(1));
+        assert_eq!(
+            g.pick(groups[0], |_| false, |_, _| true).map(|m| m.0),
+            Some(1)
+        );
+        let picks: Vec<u32> = (0..4)
+            .map(|_| g.pick(groups[0], |_| true, |s, _| s != 1).unwrap().0)
+            .collect();
+        assert_eq!(picks, [2, 3, 2, 3], "member 1 may not read: never picked");
+        let picks: Vec<u32> = (0..2)
+            .map(|_| g.pick(groups[0], |s| s == 1, |s, _| s != 1).unwrap().0)
+            .collect();
+        assert_eq!(picks, [2, 3], "not even when it is the only one online");
+        assert_eq!(g.pick(groups[0], |_| true, |_, _| false), None);
     }
 
     #[test]

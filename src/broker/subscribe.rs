@@ -14,6 +14,7 @@ pub const SUBSCRIBE_LOG: &str = "midge::subscribe";
 pub const UNSUBSCRIBE_LOG: &str = "midge::unsubscribe";
 
 use super::{Broker, Subscription};
+use crate::auth::acl::FilterAccess;
 use crate::codec::{reason, Packet, SubAck, SubOptions, Subscribe, UnsubAck, Unsubscribe};
 use crate::session::SharedMessage;
 use crate::topic::{parse_shared, valid_topic_filter};
@@ -92,13 +93,32 @@ impl<T> Broker<T> {
                 return;
             }
             let granted = options.qos.min(max_qos);
-            let sub = Subscription {
-                options: SubOptions {
+            let sub = Subscription::new(
+                SubOptions {
                     qos: granted,
                     ..*options
                 },
-                id: sub_id,
+                sub_id,
+            );
+            let access = match &target {
+                Target::Plain(f) => self.filter_access(sid, f),
+                Target::Shared { filter, .. } => self.filter_access(sid, filter),
+                Target::Invalid => FilterAccess::All,
             };
+            if access == FilterAccess::None {
+                info!(
+                    "client {}: refused subscription to {:?}: the ACL lets it read nothing there",
+                    self.sessions[sid].client_id,
+                    filter.as_str()
+                );
+                codes.push(if v5 {
+                    reason::NOT_AUTHORIZED
+                } else {
+                    reason::UNSPECIFIED_ERROR
+                });
+                continue;
+            }
+            let sub = sub.with_access(access);
             let session = &mut self.sessions[sid];
             match target {
                 Target::Invalid => {
@@ -156,6 +176,8 @@ impl<T> Broker<T> {
             self.retained
                 .for_each_match(filter, |m| retained.push((m.clone(), *sub)));
         }
+        // Retained messages obey the read rules as any delivery does.
+        retained.retain(|(m, sub)| !sub.per_topic() || self.may_receive(sid, &m.topic));
         for (msg, sub) in retained {
             let qos = self.out_qos(msg.qos, sub.options.qos);
             self.deliver(sid, &msg, qos, true, sub.ids(), now);

@@ -107,6 +107,19 @@ pub struct ClientAcl {
     patterns: Option<Rc<Rules>>,
 }
 
+/// Called per PUBLISH from a client, with or without an ACL file (step 1
+/// of the module doc, `acl__check_dollar`). Returns true when no client
+/// may publish to `topic`: `$SYS` (but a bridge's
+/// `$SYS/broker/connection/+/state`) is the broker's, and `$share` names
+/// shared subscriptions, not topics.
+pub fn reserved_topic(topic: &str) -> bool {
+    if !topic.starts_with('$') {
+        return false;
+    }
+    (topic.starts_with("$SYS") && !filter_matches("$SYS/broker/connection/+/state", topic))
+        || topic.starts_with("$share")
+}
+
 /// `Some(rules)` unless `rules` is empty.
 fn shared(rules: Vec<Rule>) -> Option<Rc<Rules>> {
     (!rules.is_empty()).then(|| Rc::new(Rules::new(rules)))
@@ -229,10 +242,7 @@ impl ClientAcl {
     /// when the client may publish to `topic`.
     /// Precondition: `valid_topic_name(topic)`.
     pub fn can_write(&self, topic: &str) -> bool {
-        if topic.starts_with("$SYS") && !filter_matches("$SYS/broker/connection/+/state", topic) {
-            return false;
-        }
-        !topic.starts_with("$share") && self.decide(topic, WRITE)
+        !reserved_topic(topic) && self.decide(topic, WRITE)
     }
 
     /// Called per message about to be delivered to the client (including

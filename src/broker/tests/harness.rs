@@ -198,6 +198,16 @@ impl Harness {
         v
     }
 
+    /// The client's socket goes away without DISCONNECT (its will is
+    /// published).
+    pub(super) fn close(&mut self, link: usize) {
+        self.broker
+            .link_lost(link, CloseCause::SocketClosed, self.now);
+        for id in self.closed() {
+            self.broker.remove_link(id);
+        }
+    }
+
     pub(super) fn is_open(&self, link: usize) -> bool {
         self.broker.link(link).is_some_and(|l| !l.is_closing())
     }

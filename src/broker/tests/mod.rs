@@ -2,6 +2,7 @@
 //! 3.1.1 CONNECT, sessions, `$SYS` and untrusted input here, their
 //! delivery in [`delivery`], MQTT 5 in [`v5`].
 
+mod access;
 mod delivery;
 mod harness;
 mod persist;
