@@ -113,6 +113,7 @@ pub fn settings_from(config: &Config) -> Settings {
         },
         max_inflight_bytes: config.max_inflight_bytes,
         upgrade_outgoing_qos: config.upgrade_outgoing_qos,
+        check_retain_source: config.check_retain_source,
         queue_qos0: config.queue_qos0_messages,
         max_keepalive: config.max_keepalive,
         retain_available: config.retain_available,

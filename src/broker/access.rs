@@ -24,7 +24,69 @@ use crate::auth::acl::{reserved_topic, Acl, FilterAccess};
 use crate::session::ClientAuth;
 use crate::topic::parse_shared;
 
+/// The publisher of a retained message, for `check_retain_source`.
+#[derive(Debug)]
+pub(super) struct RetainSource {
+    username: Option<Rc<str>>,
+    client_id: Rc<str>,
+    listener: u16,
+}
+
 impl<T> Broker<T> {
+    /// Called for every retained PUBLISH (`cleared`: an empty payload that
+    /// removes the topic's retained message), from session `from` (`None`:
+    /// the broker's own). Keeps the publisher where `check_retain_source`
+    /// will ask about it, forgets it otherwise.
+    pub(super) fn note_retain_source(&mut self, topic: &str, from: Option<usize>, cleared: bool) {
+        if !self.settings.check_retain_source {
+            return;
+        }
+        let source = from.filter(|_| !cleared).and_then(|sid| {
+            let listener = self.session_listener(sid);
+            self.settings.listener(listener).acl.as_ref()?;
+            let s = self.sessions.get(sid)?;
+            Some(RetainSource {
+                username: s.username().map(Rc::from),
+                client_id: s.client_id.clone(),
+                listener,
+            })
+        });
+        match source {
+            Some(source) => {
+                self.retain_sources.insert(topic.into(), source);
+            }
+            None => {
+                self.retain_sources.remove(topic);
+            }
+        }
+    }
+
+    /// Called for each retained message about to be sent on SUBSCRIBE.
+    /// Returns false when `check_retain_source` is on and the message's
+    /// publisher may no longer publish to `topic` (its rules as the ACL
+    /// file reads now). A message whose publisher is not known (the
+    /// broker's own, one restored from the store, or one kept without an
+    /// ACL file) is sent, as Mosquitto does.
+    pub(super) fn retain_source_allows(&self, topic: &str) -> bool {
+        let Some(src) = self.retain_sources.get(topic) else {
+            return true;
+        };
+        let Some(acl) = self.settings.listener(src.listener).acl.as_deref() else {
+            return true;
+        };
+        let allowed = acl
+            .for_client(src.username.as_deref(), &src.client_id)
+            .can_write(topic);
+        if !allowed {
+            info!(
+                "retained message on {topic} not sent: its publisher {} may no longer publish there \
+                 (check_retain_source)",
+                src.client_id
+            );
+        }
+        allowed
+    }
+
     /// Called at CONNECT once the client id is settled (and for a session
     /// restored from the store). Returns what the session keeps of its
     /// client's identity: `None` for an anonymous client where no ACL file

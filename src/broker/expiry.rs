@@ -220,6 +220,7 @@ impl<T> Broker<T> {
             .get(&msg.topic)
             .is_some_and(|m: &Rc<Message>| Rc::ptr_eq(m, &msg));
         if current {
+            self.retain_sources.remove(&*msg.topic);
             self.retained.remove(&msg.topic);
             self.persist_unretain(&msg.topic);
             self.stats.expired += 1;

@@ -223,6 +223,9 @@ pub struct Broker<T> {
     /// message is freed at once.
     retained_expiry: Slab<std::rc::Weak<session::Message>>,
     shared: shared::SharedGroups,
+    /// Who published each retained message, by topic, kept only with
+    /// `check_retain_source` and an ACL file (see `access`).
+    retain_sources: HashMap<Box<str>, access::RetainSource>,
     timers: TimerWheel<Timer>,
     /// Links with output to flush.
     dirty: Vec<usize>,
@@ -275,6 +278,7 @@ impl<T> Broker<T> {
             tree: TopicTree::new(),
             retained: RetainedStore::new(),
             retained_expiry: Slab::new(),
+            retain_sources: HashMap::new(),
             shared: shared::SharedGroups::default(),
             timers,
             dirty: Vec::new(),

@@ -348,6 +348,7 @@ impl<T> Broker<T> {
         // the subscriber's: neither travels with the message.
         msg.properties.topic_alias = None;
         if msg.retain {
+            self.note_retain_source(&msg.topic, from, msg.payload.is_empty());
             if msg.payload.is_empty() {
                 if self.retained.remove(&msg.topic).is_some() {
                     self.persist_unretain(&msg.topic);

@@ -39,6 +39,9 @@ pub struct Settings {
     /// `upgrade_outgoing_qos`: deliver at the subscription's granted QoS
     /// even when the message was published at a lower one.
     pub upgrade_outgoing_qos: bool,
+    /// `check_retain_source`: before a retained message is sent, check that
+    /// its publisher may still publish to its topic (with an ACL file).
+    pub check_retain_source: bool,
     /// Per-listener policy, indexed by the listener number given to
     /// [`Broker::open_link`].
     pub listeners: Vec<ListenerPolicy>,
@@ -117,6 +120,7 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(10),
             max_inflight_bytes: 0,
             upgrade_outgoing_qos: false,
+            check_retain_source: false,
             listeners: vec![ListenerPolicy::default()],
         }
     }

@@ -177,7 +177,10 @@ impl<T> Broker<T> {
                 .for_each_match(filter, |m| retained.push((m.clone(), *sub)));
         }
         // Retained messages obey the read rules as any delivery does.
-        retained.retain(|(m, sub)| !sub.per_topic() || self.may_receive(sid, &m.topic));
+        retained.retain(|(m, sub)| {
+            (!sub.per_topic() || self.may_receive(sid, &m.topic))
+                && self.retain_source_allows(&m.topic)
+        });
         for (msg, sub) in retained {
             let qos = self.out_qos(msg.qos, sub.options.qos);
             self.deliver(sid, &msg, qos, true, sub.ids(), now);

@@ -413,3 +413,38 @@ fn an_offline_session_keeps_its_rules_while_messages_queue() {
     let (link, _) = h.connect(c);
     assert_eq!(payloads(&h.recv(link)), ["yes"]);
 }
+
+#[test]
+fn check_retain_source_rechecks_the_publisher_of_a_retained_message() {
+    for check in [true, false] {
+        let mut settings = Settings {
+            sys_interval: None,
+            check_retain_source: check,
+            ..Settings::default()
+        };
+        settings.listeners[0].acl = acl("user alice\ntopic readwrite house/#\n");
+        let mut h = Harness::with(settings);
+        let alice = user(&mut h, "a", "alice");
+        h.send(
+            alice,
+            publish("house/door", "open", QoS::AtMostOnce, true, 0),
+        );
+        h.send(
+            alice,
+            publish("house/light", "on", QoS::AtMostOnce, true, 0),
+        );
+        // alice may now write only house/light; bob reads everything.
+        h.broker.set_acls(vec![acl(
+            "user alice\ntopic write house/light\nuser bob\ntopic read house/#\n",
+        )]);
+        let bob = user(&mut h, "b", "bob");
+        h.send(bob, subscribe(1, &[("house/#", QoS::AtMostOnce)]));
+        let mut got = topics(&h.recv(bob));
+        got.sort();
+        if check {
+            assert_eq!(got, ["house/light"], "the door's publisher lost its right");
+        } else {
+            assert_eq!(got, ["house/door", "house/light"]);
+        }
+    }
+}
