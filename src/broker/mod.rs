@@ -315,6 +315,16 @@ impl<T> Broker<T> {
         Ok(id)
     }
 
+    /// Called by the event loop once the TLS handshake of link `id` is
+    /// done, with the username its client certificate gives; a CONNECT on
+    /// a listener with `use_identity_as_username` or
+    /// `use_subject_as_username` takes it as its username.
+    pub fn set_cert_name(&mut self, id: usize, name: Box<str>) {
+        if let Some(link) = self.links.get_mut(id) {
+            link.cert_name = Some(name);
+        }
+    }
+
     /// The link `id`, for the event loop to read into and write from.
     pub fn link_mut(&mut self, id: usize) -> Option<&mut Link<T>> {
         self.links.get_mut(id)

@@ -60,6 +60,10 @@ pub struct ListenerPolicy {
     /// `mount_point`: a prefix added to every topic of this listener's
     /// clients on the way in and removed on the way out.
     pub mount_point: Option<Rc<str>>,
+    /// `use_identity_as_username` / `use_subject_as_username`: the client
+    /// certificate's name is the username, and a client without one is
+    /// refused.
+    pub username_from_cert: bool,
 }
 
 impl Default for ListenerPolicy {
@@ -72,6 +76,7 @@ impl Default for ListenerPolicy {
             max_topic_alias: 10,
             max_qos: QoS::ExactlyOnce,
             mount_point: None,
+            username_from_cert: false,
         }
     }
 }
