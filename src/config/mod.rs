@@ -31,6 +31,8 @@ mod parse;
 pub mod persistence;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tls;
 pub mod tls;
 
 use std::fmt;

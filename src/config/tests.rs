@@ -895,8 +895,8 @@ fn mosquitto_directives_midge_lacks_are_refused_by_name() {
     let cases = [
         "password_file /etc/mosquitto/passwd",
         "acl_file /etc/mosquitto/acl",
-        "cafile /etc/ca.pem",
-        "certfile /etc/cert.pem",
+        "bridge_cafile /etc/ca.pem",
+        "bridge_certfile /etc/cert.pem",
         "connection bridge-01",
         "pid_file /run/mosquitto.pid",
         "user mosquitto",

@@ -225,8 +225,11 @@ mod tests {
         v
     }
 
-    /// A subject's RDN sequence contents from RDNs of (OID, tag, value).
-    fn subject(rdns: &[&[(&[u8], u8, &[u8])]]) -> Vec<u8> {
+    /// One attribute: OID, value tag, value.
+    type Atv<'a> = (&'a [u8], u8, &'a [u8]);
+
+    /// A subject's RDN sequence contents from RDNs of attributes.
+    fn subject(rdns: &[&[Atv<'_>]]) -> Vec<u8> {
         let mut out = Vec::new();
         for rdn in rdns {
             let mut set = Vec::new();
