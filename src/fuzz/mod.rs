@@ -14,6 +14,8 @@
 //!   files.
 //! - [`store`]: recovery from arbitrary store files, and the replay of
 //!   arbitrary records into a broker.
+//! - `x509` (with the `tls` feature): the DER walk of a certificate and the
+//!   RFC 2253 text of its subject.
 
 pub mod broker;
 pub mod codec;
@@ -24,15 +26,19 @@ mod replay;
 #[cfg(test)]
 mod seeds;
 pub mod store;
+#[cfg(feature = "tls")]
+pub mod x509;
 
 /// A target: takes the fuzzer's bytes, panics when a property fails.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as `scripts/fuzz.sh` and the corpus folders name
 /// them.
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: &[(&str, Target)] = &[
     ("codec", codec::run),
     ("broker", broker::run),
     ("config", config::run),
     ("store", store::run),
+    #[cfg(feature = "tls")]
+    ("x509", x509::run),
 ];
