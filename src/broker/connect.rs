@@ -172,7 +172,7 @@ impl<T> Broker<T> {
     /// CONNECT carries. A client without one (no certificate, or one that
     /// gives no name) is refused with "bad user name or password", as
     /// Mosquitto does. Returns whether the client is authenticated so.
-    fn username_from_cert(&self, id: usize, c: &mut Connect) -> Result<bool, Refusal> {
+    fn username_from_cert(&mut self, id: usize, c: &mut Connect) -> Result<bool, Refusal> {
         if !self
             .settings
             .listener(self.links[id].listener)
@@ -180,14 +180,14 @@ impl<T> Broker<T> {
         {
             return Ok(false);
         }
-        let Some(name) = self.links[id].cert_name.as_deref() else {
+        let Some(name) = self.take_cert_name(id) else {
             return Err(Refusal::new(
                 Some(connack::BAD_USERNAME_OR_PASSWORD),
                 reason::BAD_USERNAME_OR_PASSWORD,
                 "no usable client certificate name (use_identity_as_username/use_subject_as_username)",
             ));
         };
-        c.username = Some(ByteStr::from(name));
+        c.username = Some(ByteStr::from(&*name));
         c.password = None;
         Ok(true)
     }

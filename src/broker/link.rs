@@ -50,10 +50,6 @@ pub struct Link<T> {
     pub(super) dirty: bool,
     /// MQTT 5 state of the connection; `None` for 3.x.
     pub(super) v5: Option<Box<V5Link>>,
-    /// The username the client's TLS certificate gives, on a listener with
-    /// `use_identity_as_username` or `use_subject_as_username`; set by the
-    /// event loop after the handshake (see [`super::Broker::set_cert_name`]).
-    pub(super) cert_name: Option<Box<str>>,
 }
 
 /// What an MQTT 5 client asked for in CONNECT, and the topic aliases of its
@@ -181,7 +177,6 @@ impl<T> Link<T> {
             last_rx,
             dirty: false,
             v5: None,
-            cert_name: None,
         }
     }
 
