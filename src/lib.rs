@@ -13,6 +13,10 @@
 //! - [`broker`]: the protocol logic, driven by bytes and the time; no
 //!   sockets.
 //! - [`server`]: the mio event loop that connects the broker to sockets.
+//! - [`transport`]: a connection's byte stream, plain TCP or TLS.
+//! - `tls` (the `tls` feature): TLS listeners with rustls: loading the
+//!   certificates, the sans-I/O connection driven by the loop, and the
+//!   certificate names used as usernames.
 //! - [`config`]: command line and mosquitto.conf-style config file.
 //! - `fuzz` (tests and `cargo fuzz` only): the fuzz targets.
 //! - [`persistence`]: the store driven by the event loop (commit per
@@ -35,4 +39,7 @@ pub mod store;
 #[cfg(test)]
 mod testutil;
 pub mod timer;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod topic;
+pub mod transport;

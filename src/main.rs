@@ -59,7 +59,12 @@ fn run(config: Config) -> ExitCode {
         } else {
             "anonymous access refused"
         };
-        info!("listening on {addr} ({anonymous})");
+        let tls = if config.listeners.get(i).is_some_and(|l| l.tls.enabled()) {
+            "TLS, "
+        } else {
+            ""
+        };
+        info!("listening on {addr} ({tls}{anonymous})");
     }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,12 @@
 //! Reads and writes are capped per connection per turn so that one busy
 //! client cannot starve the others; a connection that hit a cap is served
 //! again next turn.
+//!
+//! A TLS listener's connections are [`Stream::Tls`]: the handshake runs
+//! inside their reads and writes (so the CONNECT timeout covers it), a
+//! read that leaves TLS records unsent marks the link for the flush, and
+//! the flush counts records the transport still holds as output
+//! (`Stream::wants_write`), keeping WRITABLE interest until they are out.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -31,9 +37,12 @@ use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::broker::{Broker, CloseCause, ListenerPolicy, Settings, MQTT_MAX_PACKET};
-use crate::config::Config;
+use crate::config::{CertUsername, Config};
 use crate::persistence::Durable;
 use crate::session::QueueLimits;
+#[cfg(feature = "tls")]
+use crate::tls::{Acceptor, TlsStream};
+use crate::transport::Stream;
 
 const WAKER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
@@ -69,7 +78,10 @@ impl StopHandle {
 pub struct Server {
     poll: Poll,
     listeners: Vec<TcpListener>,
-    broker: Broker<TcpStream>,
+    /// Per listener: its TLS set-up, `None` for plain TCP.
+    #[cfg(feature = "tls")]
+    acceptors: Vec<Option<Acceptor>>,
+    broker: Broker<Stream>,
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     signals: Option<UnixStream>,
@@ -98,6 +110,7 @@ pub fn settings_from(config: &Config) -> Settings {
             max_qos: l.max_qos,
             mount_point: l.mount_point.as_deref().map(Rc::from),
             acl: None,
+            username_from_cert: l.tls.cert_username != CertUsername::None,
         })
         .collect();
     Settings {
@@ -127,8 +140,22 @@ pub fn settings_from(config: &Config) -> Settings {
 
 impl Server {
     /// Binds every listener of `config` (an error names the address) and
-    /// prepares the loop; nothing is accepted until [`Server::run`].
+    /// prepares the loop; nothing is accepted until [`Server::run`]. The
+    /// TLS files of every listener are loaded first: an error names the
+    /// listener and the file, and nothing is bound.
     pub fn bind(config: &Config) -> io::Result<Server> {
+        #[cfg(feature = "tls")]
+        let acceptors = load_tls(config)?;
+        #[cfg(not(feature = "tls"))]
+        if let Some(l) = config.listeners.iter().find(|l| l.tls.enabled()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "listener on port {}: midge was built without TLS (the tls feature)",
+                    l.port
+                ),
+            ));
+        }
         let poll = Poll::new()?;
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for (i, l) in config.listeners.iter().enumerate() {
@@ -168,6 +195,8 @@ impl Server {
         Ok(Server {
             poll,
             listeners,
+            #[cfg(feature = "tls")]
+            acceptors,
             broker,
             stop: Arc::new(AtomicBool::new(false)),
             waker,
@@ -316,6 +345,9 @@ impl Server {
             if let Err(e) = stream.set_nodelay(true) {
                 warn!("TCP_NODELAY on {peer}: {e}");
             }
+            let Some(stream) = self.wrap(index, stream, peer) else {
+                continue;
+            };
             let Ok(id) = self.broker.open_link(stream, peer, index, now) else {
                 continue; // refused and dropped: the socket closes
             };
@@ -326,6 +358,40 @@ impl Server {
                 self.broker
                     .link_lost(id, CloseCause::Io(e.to_string()), now);
             }
+        }
+    }
+
+    /// The transport for a socket accepted on listener `index`: TLS on a
+    /// TLS listener. `None` (logged; the socket closes) if rustls cannot
+    /// set up the connection.
+    #[cfg(feature = "tls")]
+    fn wrap(&self, index: usize, stream: TcpStream, peer: SocketAddr) -> Option<Stream> {
+        match &self.acceptors[index] {
+            None => Some(Stream::Plain(stream)),
+            Some(acceptor) => match TlsStream::new(stream, acceptor) {
+                Ok(tls) => Some(Stream::Tls(Box::new(tls))),
+                Err(e) => {
+                    warn!("connection from {peer} dropped: {e}");
+                    None
+                }
+            },
+        }
+    }
+
+    /// Without the `tls` feature every connection is plain TCP.
+    #[cfg(not(feature = "tls"))]
+    fn wrap(&self, _index: usize, stream: TcpStream, _peer: SocketAddr) -> Option<Stream> {
+        Some(Stream::Plain(stream))
+    }
+
+    /// Reads link `id` (see [`Server::read_link`]); then, if the transport
+    /// was left holding output (TLS handshake records the socket did not
+    /// take), puts the link on the flush list so that it gets WRITABLE
+    /// interest.
+    fn read(&mut self, id: usize, now: Instant, until_would_block: bool) {
+        self.read_link(id, now, until_would_block);
+        if self.broker.link(id).is_some_and(|l| l.io.wants_write()) {
+            self.broker.mark_dirty(id);
         }
     }
 
@@ -344,7 +410,7 @@ impl Server {
     /// on a quiet connection). When the event also reported the peer's
     /// close, or the link is being served again from the backlog, it reads
     /// on to `WouldBlock` (or end of stream) as before: `until_would_block`.
-    fn read(&mut self, id: usize, now: Instant, until_would_block: bool) {
+    fn read_link(&mut self, id: usize, now: Instant, until_would_block: bool) {
         let mut total = 0;
         loop {
             let Some(link) = self.broker.link_mut(id) else {
@@ -361,6 +427,9 @@ impl Server {
                 Ok(n) => {
                     link.rx.extend_from_slice(&self.rx_scratch[..n]);
                     total += n;
+                    if let Some(name) = link.io.take_cert_name() {
+                        self.broker.set_cert_name(id, name);
+                    }
                     self.broker.process_input(id, now);
                     if self.broker.has_pressed() {
                         self.flush_pressed(now);
@@ -473,7 +542,16 @@ impl Server {
                 }
             }
         }
-        let drained = link.tx.is_empty();
+        if failed.is_none() && link.tx.is_empty() && link.io.wants_write() {
+            // TLS records from an earlier write or the handshake.
+            match link.io.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => failed = Some(CloseCause::Io(e.to_string())),
+            }
+        }
+        let drained = link.tx.is_empty() && !link.io.wants_write();
         let want_writable = !drained && !over_budget;
         if want_writable != link.write_interest && !link.is_closing() {
             let interest = if want_writable {
@@ -512,6 +590,8 @@ impl Server {
             if let Some(link) = self.broker.link_mut(id) {
                 let slices = link.tx.io_slices();
                 let _ = link.io.write_vectored(&slices);
+                drop(slices);
+                link.io.close_notify();
             }
             if let Some(mut io) = self.broker.remove_link(id) {
                 let _ = self.poll.registry().deregister(&mut io);
@@ -523,11 +603,32 @@ impl Server {
 
 fn set_interest(
     registry: &Registry,
-    link: &mut crate::broker::Link<TcpStream>,
+    link: &mut crate::broker::Link<Stream>,
     id: usize,
     interest: Interest,
 ) -> io::Result<()> {
     registry.reregister(&mut link.io, Token(id), interest)?;
     link.write_interest = interest.is_writable();
     Ok(())
+}
+
+/// The TLS set-up of every listener (`None` for a plain one), loaded before
+/// anything is bound; an error names the listener and the file.
+#[cfg(feature = "tls")]
+fn load_tls(config: &Config) -> io::Result<Vec<Option<Acceptor>>> {
+    config
+        .listeners
+        .iter()
+        .map(|l| {
+            if !l.tls.enabled() {
+                return Ok(None);
+            }
+            Acceptor::load(&l.tls).map(Some).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("listener on port {}: {e}", l.port),
+                )
+            })
+        })
+        .collect()
 }

@@ -92,7 +92,7 @@ impl<T> Broker<T> {
     }
 
     /// The checks of a CONNECT that come before any session is touched.
-    fn admit(&self, id: usize, c: &Connect) -> Result<(), Refusal> {
+    fn admit(&self, id: usize, c: &Connect, cert_authenticated: bool) -> Result<(), Refusal> {
         let v5 = c.protocol.is_v5();
         let policy = self.settings.listener(self.links[id].listener);
         if v5 && c.properties.authentication_method.is_some() {
@@ -103,10 +103,11 @@ impl<T> Broker<T> {
                 "authentication method not supported",
             ));
         }
-        // No authentication source exists yet, so a client is accepted only
-        // where anonymous access is allowed (as Mosquitto does with
-        // `allow_anonymous false` and no password file).
-        if !policy.allow_anonymous {
+        // No authentication source exists yet but client certificates, so
+        // any other client is accepted only where anonymous access is
+        // allowed (as Mosquitto does with `allow_anonymous false` and no
+        // password file).
+        if !policy.allow_anonymous && !cert_authenticated {
             return Err(Refusal::new(
                 Some(connack::NOT_AUTHORIZED),
                 reason::NOT_AUTHORIZED,
@@ -166,11 +167,43 @@ impl<T> Broker<T> {
         Ok(())
     }
 
+    /// `use_identity_as_username` / `use_subject_as_username`: the
+    /// certificate's name replaces whatever username and password the
+    /// CONNECT carries. A client without one (no certificate, or one that
+    /// gives no name) is refused with "bad user name or password", as
+    /// Mosquitto does. Returns whether the client is authenticated so.
+    fn username_from_cert(&mut self, id: usize, c: &mut Connect) -> Result<bool, Refusal> {
+        if !self
+            .settings
+            .listener(self.links[id].listener)
+            .username_from_cert
+        {
+            return Ok(false);
+        }
+        let Some(name) = self.take_cert_name(id) else {
+            return Err(Refusal::new(
+                Some(connack::BAD_USERNAME_OR_PASSWORD),
+                reason::BAD_USERNAME_OR_PASSWORD,
+                "no usable client certificate name (use_identity_as_username/use_subject_as_username)",
+            ));
+        };
+        c.username = Some(ByteStr::from(&*name));
+        c.password = None;
+        Ok(true)
+    }
+
     /// CONNECT on a fresh link.
-    pub(super) fn handle_connect(&mut self, id: usize, c: Connect, now: Instant) {
+    pub(super) fn handle_connect(&mut self, id: usize, mut c: Connect, now: Instant) {
         self.links[id].protocol = c.protocol;
         let v5 = c.protocol.is_v5();
-        if let Err(r) = self.admit(id, &c) {
+        let cert_authenticated = match self.username_from_cert(id, &mut c) {
+            Ok(yes) => yes,
+            Err(r) => {
+                self.refuse(id, &c, r, now);
+                return;
+            }
+        };
+        if let Err(r) = self.admit(id, &c, cert_authenticated) {
             self.refuse(id, &c, r, now);
             return;
         }
@@ -285,8 +318,12 @@ impl<T> Broker<T> {
                 },
             );
         }
+        let username = c
+            .username
+            .as_ref()
+            .map(|u| format!(", username {:?}", u.as_str()));
         info!(
-            "client {client_id} connected from {} (MQTT {}, clean {} {}, keep-alive {} s{})",
+            "client {client_id} connected from {} (MQTT {}, clean {} {}, keep-alive {} s{}{})",
             link.peer,
             c.protocol,
             if v5 { "start" } else { "session" },
@@ -296,7 +333,8 @@ impl<T> Broker<T> {
                 ", session resumed"
             } else {
                 ""
-            }
+            },
+            username.as_deref().unwrap_or("")
         );
         let properties = if v5 {
             self.connack_properties(listener, assigned.then_some(&*client_id), server_keep_alive)

@@ -257,6 +257,10 @@ pub struct Broker<T> {
     /// The store cannot write: new QoS 1/2 work is refused (see
     /// [`Broker::set_store_down`]).
     store_down: bool,
+    /// The usernames TLS client certificates gave links that have not sent
+    /// CONNECT yet (see [`Broker::set_cert_name`]); kept here rather than
+    /// in every `Link`, which stays small.
+    cert_names: Vec<(usize, Box<str>)>,
 }
 
 impl<T> Broker<T> {
@@ -289,6 +293,7 @@ impl<T> Broker<T> {
             route_scratch: Vec::new(),
             group_scratch: Vec::new(),
             overflowed: Vec::new(),
+            cert_names: Vec::new(),
             timer_scratch: Vec::new(),
             route_stamp: 0,
             next_client_number: 0,
@@ -361,6 +366,24 @@ impl<T> Broker<T> {
         );
         debug!("new connection from {peer} (link {id})");
         Ok(id)
+    }
+
+    /// Called by the event loop once the TLS handshake of link `id` is
+    /// done, with the username its client certificate gives; a CONNECT on
+    /// a listener with `use_identity_as_username` or
+    /// `use_subject_as_username` takes it as its username.
+    pub fn set_cert_name(&mut self, id: usize, name: Box<str>) {
+        if self.links.contains(id) {
+            self.cert_names.retain(|(l, _)| *l != id);
+            self.cert_names.push((id, name));
+        }
+    }
+
+    /// The name [`Broker::set_cert_name`] gave link `id`, taken (at its
+    /// CONNECT, or when it is removed).
+    fn take_cert_name(&mut self, id: usize) -> Option<Box<str>> {
+        let i = self.cert_names.iter().position(|(l, _)| *l == id)?;
+        Some(self.cert_names.swap_remove(i).1)
     }
 
     /// The link `id`, for the event loop to read into and write from.
@@ -548,6 +571,9 @@ impl<T> Broker<T> {
     /// Removes an ended link and hands its transport back.
     pub fn remove_link(&mut self, id: usize) -> Option<T> {
         let link = self.links.try_remove(id)?;
+        if !self.cert_names.is_empty() {
+            self.take_cert_name(id);
+        }
         if let Some(c) = self.per_listener.get_mut(usize::from(link.listener)) {
             *c = c.saturating_sub(1);
         }

@@ -67,6 +67,10 @@ pub struct ListenerPolicy {
     /// `acl_file`, parsed: with one, a client may publish and receive only
     /// what it grants.
     pub acl: Option<Rc<Acl>>,
+    /// `use_identity_as_username` / `use_subject_as_username`: the client
+    /// certificate's name is the username, and a client without one is
+    /// refused.
+    pub username_from_cert: bool,
 }
 
 impl Default for ListenerPolicy {
@@ -80,6 +84,7 @@ impl Default for ListenerPolicy {
             max_qos: QoS::ExactlyOnce,
             mount_point: None,
             acl: None,
+            username_from_cert: false,
         }
     }
 }

@@ -31,6 +31,9 @@ mod parse;
 pub mod persistence;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tls;
+pub mod tls;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -39,6 +42,7 @@ use std::time::Duration;
 
 use crate::codec::QoS;
 pub use persistence::{Autosave, Persistence, PersistenceSync};
+pub use tls::{CertUsername, TlsSettings, TlsVersion};
 
 /// The default MQTT port.
 pub const DEFAULT_PORT: u16 = 1883;
@@ -102,6 +106,9 @@ pub struct Listener {
     /// clients publish or subscribe to and removed from the topics they
     /// receive. Never contains `+` or `#`.
     pub mount_point: Option<String>,
+    /// The TLS directives (`certfile`, `keyfile`, `cafile`, ...); a plain
+    /// TCP listener when none is given.
+    pub tls: TlsSettings,
 }
 
 impl Listener {
@@ -119,6 +126,7 @@ impl Listener {
             max_topic_alias: 10,
             max_qos: QoS::ExactlyOnce,
             mount_point: None,
+            tls: TlsSettings::default(),
         }
     }
 }

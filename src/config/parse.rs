@@ -8,7 +8,8 @@
 //! run to the end of the line (as in Mosquitto: they may contain spaces).
 //!
 //! Directives that configure one listener (`max_connections`,
-//! `max_topic_alias`, `max_qos`, `mount_point`, and `allow_anonymous` /
+//! `max_topic_alias`, `max_qos`, `mount_point`, the TLS directives, and
+//! `allow_anonymous` /
 //! `allow_zero_length_clientid` when `per_listener_settings` is true) apply
 //! to the listener of the last `listener` line, or before any, to the
 //! default listener set up by `port` / `bind_address`.
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod persistence;
+mod tls;
 
 use super::not_yet::NOT_YET;
 use super::{Config, ConfigError, Listener, LogDest, LogType, LogTypes, DEFAULT_PORT, MAX_PAYLOAD};
@@ -227,6 +229,10 @@ impl Parser<'_> {
         if let Some(done) = persistence::directive(config, line) {
             return done;
         }
+        if let Some(done) = tls::directive(self, line) {
+            return done;
+        }
+        let config = &mut self.config;
         match line.directive {
             "listener" => self.listener(line)?,
             "port" => {
@@ -622,6 +628,7 @@ impl Parser<'_> {
                     rest: "",
                 };
                 self.check_duplicate(listener.port, listener.bind, origin, &line)?;
+                check_tls(&listener, origin, line.directive)?;
                 self.config.listeners.push(listener);
             }
             (None, Some((origin, directive))) => {
@@ -636,6 +643,9 @@ impl Parser<'_> {
             }
             (None, None) => {}
         }
+        for (listener, origin) in self.config.listeners.iter().zip(&self.origins) {
+            check_tls(listener, origin, "listener")?;
+        }
         if let Some(types) = self.log_types {
             self.config.log_types = types;
         }
@@ -644,6 +654,17 @@ impl Parser<'_> {
         }
         Ok(self.config)
     }
+}
+
+/// Refuses a listener whose TLS directives do not add up; the error
+/// points at the line that started the listener.
+fn check_tls(listener: &Listener, origin: &Origin, directive: &str) -> Result<(), ConfigError> {
+    listener.tls.check().map_err(|why| ConfigError {
+        file: Some(origin.file.clone()),
+        line: Some(origin.line),
+        directive: Some(directive.to_string()),
+        message: format!("listener on port {}: {why}", listener.port),
+    })
 }
 
 /// The prefix of `mount_point PREFIX`: the rest of the line, a topic name

@@ -895,9 +895,9 @@ fn error_message_format_matches_the_documented_one() {
 fn mosquitto_directives_midge_lacks_are_refused_by_name() {
     let cases = [
         "auth_plugin /usr/lib/auth.so",
-        "psk_file /etc/mosquitto/psk",
-        "cafile /etc/ca.pem",
-        "certfile /etc/cert.pem",
+        "bridge_keyfile /etc/mosquitto/key.pem",
+        "bridge_cafile /etc/ca.pem",
+        "bridge_certfile /etc/cert.pem",
         "connection bridge-01",
         "pid_file /run/mosquitto.pid",
         "user mosquitto",

@@ -16,6 +16,8 @@
 //!   arbitrary records into a broker.
 //! - [`acl`]: the ACL file parser, a client's checks, and the subscription
 //!   classifier measured against `can_read`.
+//! - `x509` (with the `tls` feature): the DER walk of a certificate and the
+//!   RFC 2253 text of its subject.
 
 pub mod acl;
 pub mod broker;
@@ -27,16 +29,20 @@ mod replay;
 #[cfg(test)]
 mod seeds;
 pub mod store;
+#[cfg(feature = "tls")]
+pub mod x509;
 
 /// A target: takes the fuzzer's bytes, panics when a property fails.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as `scripts/fuzz.sh` and the corpus folders name
 /// them.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: &[(&str, Target)] = &[
     ("codec", codec::run),
     ("broker", broker::run),
     ("config", config::run),
     ("store", store::run),
     ("acl", acl::run),
+    #[cfg(feature = "tls")]
+    ("x509", x509::run),
 ];

@@ -38,7 +38,7 @@ pub(super) fn corpus(dir: &PathBuf) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn every_stored_corpus_input_passes_its_target() {
-    for (target, run) in TARGETS {
+    for &(target, run) in TARGETS {
         let files = corpus(&corpus_dir(target));
         assert!(!files.is_empty(), "fuzz/corpus/{target} is empty");
         let failed: Vec<&str> = files

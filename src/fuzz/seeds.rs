@@ -207,6 +207,90 @@ fn acl_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+/// DER of `tag` with `content` (lengths up to 65535).
+#[cfg(feature = "tls")]
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    match content.len() {
+        n @ 0..=127 => v.push(n as u8),
+        n => {
+            v.push(0x82);
+            v.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    v.extend_from_slice(content);
+    v
+}
+
+/// Certificate seeds: hand-made certificates (the parts midge reads are
+/// real, the key and signature placeholders) with plain, escaped,
+/// multi-valued, non-ASCII and unknown attributes, and the same subjects
+/// bare.
+#[cfg(feature = "tls")]
+fn x509_seeds() -> Vec<Vec<u8>> {
+    let atv =
+        |oid: &[u8], tag: u8, value: &[u8]| tlv(0x30, &[tlv(0x06, oid), tlv(tag, value)].concat());
+    let cn: &[u8] = &[0x55, 0x04, 0x03];
+    let o: &[u8] = &[0x55, 0x04, 0x0a];
+    let c: &[u8] = &[0x55, 0x04, 0x06];
+    let subjects = [
+        [
+            tlv(0x31, &atv(c, 0x13, b"GB")),
+            tlv(0x31, &atv(o, 0x0c, b"Example, Ltd")),
+            tlv(0x31, &atv(cn, 0x0c, b"dev1")),
+        ]
+        .concat(),
+        tlv(
+            0x31,
+            &[atv(o, 0x0c, b"a+b"), atv(cn, 0x0c, b"#x ")].concat(),
+        ),
+        [
+            tlv(0x31, &atv(cn, 0x1e, &[0x00, 0xe9, 0x20, 0xac])),
+            tlv(0x31, &atv(cn, 0x14, &[0xe9, 0x01])),
+            tlv(
+                0x31,
+                &atv(&[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37], 0x0c, b"x"),
+            ),
+            tlv(0x31, &atv(o, 0x04, &[0xab])),
+        ]
+        .concat(),
+    ];
+    let mut seeds = Vec::new();
+    for subject in &subjects {
+        let name = tlv(0x30, subject);
+        let validity = tlv(
+            0x30,
+            &[tlv(0x17, b"200101000000Z"), tlv(0x18, b"20491231235959Z")].concat(),
+        );
+        let algorithm = tlv(
+            0x30,
+            &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+        );
+        let tbs = tlv(
+            0x30,
+            &[
+                tlv(0xa0, &tlv(0x02, &[2])),
+                tlv(0x02, &[0x42]),
+                algorithm.clone(),
+                tlv(0x30, &tlv(0x31, &atv(cn, 0x0c, b"ca"))),
+                validity,
+                name,
+                tlv(
+                    0x30,
+                    &[algorithm.clone(), tlv(0x03, &[0, 4, 1, 2])].concat(),
+                ),
+            ]
+            .concat(),
+        );
+        seeds.push(tlv(
+            0x30,
+            &[tbs, algorithm, tlv(0x03, &[0, 0x30, 0])].concat(),
+        ));
+        seeds.push(subject.clone());
+    }
+    seeds
+}
+
 /// A stable name for a seed: FNV-1a of its bytes.
 fn name(data: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -214,6 +298,17 @@ fn name(data: &[u8]) -> String {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     format!("seed-{h:016x}")
+}
+
+/// Each seed certificate is read as far as its subject, which prints.
+#[test]
+#[cfg(feature = "tls")]
+fn certificate_seeds_reach_the_subject() {
+    for pair in x509_seeds().chunks(2) {
+        let info = crate::tls::x509::parse(&pair[0]).expect("a seed certificate parses");
+        assert_eq!(info.subject, &pair[1][..]);
+        assert!(crate::tls::dn::rfc2253(info.subject).is_ok());
+    }
 }
 
 #[test]
@@ -225,6 +320,8 @@ fn stored_corpora_hold_every_seed() {
         ("config", config_seeds()),
         ("store", store_seeds()),
         ("acl", acl_seeds()),
+        #[cfg(feature = "tls")]
+        ("x509", x509_seeds()),
     ] {
         let dir = corpus_dir(target);
         let stored: HashSet<Vec<u8>> = corpus(&dir).into_iter().map(|(_, d)| d).collect();

@@ -342,6 +342,10 @@ fn sys_topics_published_retained_and_not_matched_by_root_wildcards_mqtt_4_7_2_1(
 fn per_connection_structures_stay_small() {
     // Budget for the Pi Zero: 10,000 idle clients in a few megabytes.
     let link = std::mem::size_of::<Link<mio::net::TcpStream>>();
+    println!(
+        "real {}",
+        std::mem::size_of::<Link<crate::transport::Stream>>()
+    );
     let session = std::mem::size_of::<Session>();
     println!("Link {link} B, Session {session} B");
     assert!(link <= 136, "Link grew to {link} bytes");
