@@ -24,6 +24,8 @@
 //! the flush counts records the transport still holds as output
 //! (`Stream::wants_write`), keeping WRITABLE interest until they are out.
 
+mod reload;
+
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream as StdUnixStream;
@@ -46,6 +48,7 @@ use crate::transport::Stream;
 
 const WAKER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
+const RELOAD: Token = Token(usize::MAX - 2);
 /// Listener `i` has token `LISTENER_BASE + i`.
 const LISTENER_BASE: usize = usize::MAX - 1024;
 
@@ -85,6 +88,10 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     signals: Option<UnixStream>,
+    /// SIGHUP's pipe: re-read the config's password, ACL and TLS files.
+    reload_signal: Option<UnixStream>,
+    /// The configuration in force (reloads compare against it).
+    config: Config,
     /// Connections whose read budget ran out: read again next turn.
     backlog: Vec<usize>,
     scratch: Vec<usize>,
@@ -94,6 +101,14 @@ pub struct Server {
     durable: Option<Durable>,
     /// Links whose output waits for the store (see `persistence.rs`).
     held: Vec<usize>,
+}
+
+/// Empties a signal pipe (each signal wrote a byte).
+fn drain(pipe: Option<&mut UnixStream>) {
+    if let Some(s) = pipe {
+        let mut buf = [0u8; 64];
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    }
 }
 
 /// The broker's settings from the configuration.
@@ -201,6 +216,8 @@ impl Server {
             stop: Arc::new(AtomicBool::new(false)),
             waker,
             signals: None,
+            reload_signal: None,
+            config: config.clone(),
             backlog: Vec::new(),
             scratch: Vec::new(),
             pressed_scratch: Vec::new(),
@@ -226,18 +243,25 @@ impl Server {
         }
     }
 
-    /// Makes SIGINT and SIGTERM stop the loop (the process exits 0 after).
+    /// Makes SIGINT and SIGTERM stop the loop (the process exits 0 after),
+    /// and SIGHUP reload the password, ACL and TLS files (see
+    /// [`Server::reload`]).
     pub fn stop_on_signals(&mut self) -> io::Result<()> {
-        let (read, write) = StdUnixStream::pair()?;
-        read.set_nonblocking(true)?;
-        write.set_nonblocking(true)?;
-        signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, write.try_clone()?)?;
-        signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, write)?;
-        let mut read = UnixStream::from_std(read);
-        self.poll
-            .registry()
-            .register(&mut read, SIGNALS, Interest::READABLE)?;
-        self.signals = Some(read);
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let pipe = |poll: &Poll, signals: &[i32], token: Token| -> io::Result<UnixStream> {
+            let (read, write) = StdUnixStream::pair()?;
+            read.set_nonblocking(true)?;
+            write.set_nonblocking(true)?;
+            for &signal in signals {
+                signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
+            }
+            let mut read = UnixStream::from_std(read);
+            poll.registry()
+                .register(&mut read, token, Interest::READABLE)?;
+            Ok(read)
+        };
+        self.signals = Some(pipe(&self.poll, &[SIGINT, SIGTERM], SIGNALS)?);
+        self.reload_signal = Some(pipe(&self.poll, &[SIGHUP], RELOAD)?);
         Ok(())
     }
 
@@ -271,9 +295,14 @@ impl Server {
                 match ev.token() {
                     WAKER => {}
                     SIGNALS => {
-                        self.drain_signals();
+                        drain(self.signals.as_mut());
                         info!("signal received: stopping");
                         stopping = true;
+                    }
+                    RELOAD => {
+                        drain(self.reload_signal.as_mut());
+                        info!("SIGHUP received: reloading");
+                        self.reload();
                     }
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE, now),
                     Token(id) => {
@@ -321,12 +350,6 @@ impl Server {
         }
     }
 
-    fn drain_signals(&mut self) {
-        if let Some(s) = self.signals.as_mut() {
-            let mut buf = [0u8; 64];
-            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-        }
-    }
 
     /// Accepts every pending connection on listener `index`.
     fn accept(&mut self, index: usize, now: Instant) {

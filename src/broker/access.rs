@@ -208,6 +208,14 @@ impl<T> Broker<T> {
         info!("ACL rules reloaded for {} sessions", self.sessions.len());
     }
 
+    /// Called on SIGHUP with each listener's `allow_anonymous`, in listener
+    /// order; applies to the next CONNECT.
+    pub fn set_anonymous(&mut self, allowed: &[bool]) {
+        for (policy, &a) in self.settings.listeners.iter_mut().zip(allowed) {
+            policy.allow_anonymous = a;
+        }
+    }
+
     /// The listener whose rules apply to session `sid`: its connection's,
     /// or the first listener's for a session with none (restored from the
     /// store and not yet back; without `per_listener_settings` every
