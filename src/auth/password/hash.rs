@@ -37,6 +37,9 @@ const ARGON2_SALT_LEN: usize = 64;
 /// and `$7$`.
 const SHA_SALT_LEN: usize = 12;
 
+/// The kind of a hash field that is no hash at all.
+pub(super) const PLAIN_TEXT: &str = "plain text";
+
 /// Base64 as Mosquitto (OpenSSL) and PHC strings write it; padding and
 /// stray low bits of the last character are accepted, as OpenSSL does.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -75,7 +78,7 @@ impl Hash {
     pub(super) fn parse(field: &str) -> Result<Hash, String> {
         let Some((id, rest)) = split_id(field) else {
             return Ok(Hash::Unsupported {
-                kind: "plain text".to_string(),
+                kind: PLAIN_TEXT.to_string(),
             });
         };
         match (id, rest) {

@@ -27,10 +27,13 @@
 //! - Any other hash (`$5$...`, `$argon2i$...`, or a password left in plain
 //!   text) is not an error: that user is refused with
 //!   [`Verdict::UnsupportedHash`], which carries the kind and the line for
-//!   the broker's log, and [`PasswordFile::unsupported`] lists such users
-//!   for a warning at load. Mosquitto 2.0 likewise drops such a user and
-//!   starts (a plain-text password file only works with a Mosquitto built
-//!   without TLS; `midge passwd -U` hashes one).
+//!   the broker's log. Mosquitto 2.0 likewise drops such a user and starts
+//!   (a plain-text password file only works with a Mosquitto built without
+//!   TLS; `midge passwd -U` hashes one).
+//! - A user named on several lines is defined by the last one, as in
+//!   Mosquitto 2.0 (whose lookup finds the later line first).
+//! - Both are also [`PasswordFile::warnings`], for the broker to log at
+//!   load.
 //! - A hash's cost is bounded (see [`MAX_PBKDF2_ITERATIONS`] and the
 //!   `MAX_ARGON2_*` constants): a hash above a bound is an error naming its
 //!   line, so a CONNECT can never make the single-threaded broker allocate
@@ -39,23 +42,22 @@
 //! Where midge is stricter than Mosquitto 2.0, which skips such a line or
 //! drops the user and starts anyway, these are errors: a line without `:`,
 //! with more than one `:` (Mosquitto ignores what follows the second), an
-//! empty user name or hash, a malformed `$6$`, `$7$` or `$argon2id$` hash
-//! (bad base64, wrong length, iterations that are not a number from 1 to
-//! the bound), and a user named on two lines (Mosquitto keeps both and a
-//! lookup finds whichever its hash table puts first, usually the later
-//! line). A password is hashed whole, where Mosquitto stops at a NUL byte.
+//! empty user name or hash, and a malformed `$6$`, `$7$` or `$argon2id$`
+//! hash (bad base64, wrong length, iterations that are not a number from
+//! 1 to the bound). A password is hashed whole, where Mosquitto stops at a
+//! NUL byte.
 
 mod hash;
 #[cfg(test)]
 mod tests;
 
-use std::collections::hash_map::{Entry as MapEntry, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
 use super::AuthFileError;
-use hash::Hash;
 pub(crate) use hash::{is_hash, NewHash};
+use hash::{Hash, PLAIN_TEXT};
 
 /// The most iterations a `$7$` hash may ask for. OWASP's 2023 advice for
 /// PBKDF2-HMAC-SHA512 is 210,000; at the bound a check takes several
@@ -87,6 +89,7 @@ const MAX_USERNAME_LEN: usize = 65535;
 #[derive(Clone)]
 pub struct PasswordFile {
     users: HashMap<String, Entry>,
+    warnings: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -119,6 +122,7 @@ impl PasswordFile {
     pub fn parse(name: &str, text: &str) -> Result<PasswordFile, AuthFileError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut users: HashMap<String, Entry> = HashMap::new();
+        let mut notes: Vec<(usize, String)> = Vec::new();
         for (i, raw) in text.split('\n').enumerate() {
             let line = i + 1;
             let error = |message: String| AuthFileError {
@@ -130,19 +134,42 @@ impl PasswordFile {
                 continue;
             };
             let hash = Hash::parse(hash).map_err(error)?;
-            match users.entry(user.to_string()) {
-                MapEntry::Occupied(first) => {
-                    return Err(error(format!(
-                        "user '{user}' is already defined on line {}",
-                        first.get().line
-                    )))
-                }
-                MapEntry::Vacant(slot) => {
-                    slot.insert(Entry { line, hash });
-                }
+            let entry = Entry { line, hash };
+            if let Some(earlier) = users.insert(user.to_string(), entry) {
+                notes.push((
+                    line,
+                    format!(
+                        "user '{user}' is already defined on line {}; this line replaces it",
+                        earlier.line
+                    ),
+                ));
             }
         }
-        Ok(PasswordFile { users })
+        for (user, entry) in &users {
+            match &entry.hash {
+                Hash::Unsupported { kind } if kind == PLAIN_TEXT => notes.push((
+                    entry.line,
+                    format!(
+                        "user '{user}' has a plain-text password, which midge does not \
+                         accept (`midge passwd -U {name}` hashes it): that user cannot log in"
+                    ),
+                )),
+                Hash::Unsupported { kind } => notes.push((
+                    entry.line,
+                    format!(
+                        "user '{user}' has a {kind} password hash, which midge cannot \
+                         check: that user cannot log in"
+                    ),
+                )),
+                _ => {}
+            }
+        }
+        notes.sort_unstable();
+        let warnings = notes
+            .into_iter()
+            .map(|(line, note)| format!("{name}:{line}: {note}"))
+            .collect();
+        Ok(PasswordFile { users, warnings })
     }
 
     /// Reads and parses the password file at `path` (named in errors as
@@ -186,20 +213,12 @@ impl PasswordFile {
         }
     }
 
-    /// The users whose hash midge cannot check, as (line, user, kind) in
-    /// line order; called after a load to warn about each. Empty when every
-    /// user can log in.
-    pub fn unsupported(&self) -> Vec<(usize, &str, &str)> {
-        let mut list: Vec<(usize, &str, &str)> = self
-            .users
-            .iter()
-            .filter_map(|(user, entry)| match &entry.hash {
-                Hash::Unsupported { kind } => Some((entry.line, user.as_str(), kind.as_str())),
-                _ => None,
-            })
-            .collect();
-        list.sort_unstable();
-        list
+    /// What the broker should log after a load, as `FILE:LINE: message`
+    /// in line order: each user with an unsupported hash (who cannot log
+    /// in) and each line that replaces an earlier one of the same user.
+    /// Empty for a file `midge passwd` or `mosquitto_passwd` wrote.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// How many users the file defines (those with an unsupported hash

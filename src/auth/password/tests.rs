@@ -78,7 +78,7 @@ fn mosquitto_passwd_files_are_read_with_every_hash_kind() {
     for (user, _, kind) in MOSQUITTO_USERS {
         assert!(debug.contains(&format!("{user:?}: {kind:?}")), "{debug}");
     }
-    assert!(file.unsupported().is_empty());
+    assert!(file.warnings().is_empty());
 }
 
 #[test]
@@ -157,8 +157,19 @@ fn unknown_hash_kinds_and_plain_text_refuse_that_user_only() {
         assert_eq!(file.check(user, Some(b"secret")), verdict, "{user}");
         assert_eq!(file.check(user, None), verdict, "{user}");
     }
-    let listed: Vec<(usize, &str, &str)> = unsupported.iter().map(|&(u, k, l)| (l, u, k)).collect();
-    assert_eq!(file.unsupported(), listed);
+    assert_eq!(
+        file.warnings(),
+        [
+            "pw:7: user 'sha256' has a $5$ password hash, which midge cannot check: \
+             that user cannot log in",
+            "pw:8: user 'legacy' has a $argon2i$ password hash, which midge cannot check: \
+             that user cannot log in",
+            "pw:9: user 'plain' has a plain-text password, which midge does not accept \
+             (`midge passwd -U pw` hashes it): that user cannot log in",
+            "pw:10: user 'dollar' has a plain-text password, which midge does not accept \
+             (`midge passwd -U pw` hashes it): that user cannot log in",
+        ]
+    );
     assert_users(&file, &mosquitto_users());
 }
 
@@ -326,14 +337,33 @@ fn the_bounds_themselves_are_accepted() {
 }
 
 #[test]
-fn a_user_named_twice_is_an_error_naming_both_lines() {
+fn a_user_named_twice_is_defined_by_the_last_line() {
     let alice = MOSQUITTO.lines().next().unwrap();
-    let e = error(&format!(
-        "{alice}\nbob:secret\n\n alice :{}\n",
-        alice_hash()
-    ));
-    assert_eq!(e.line, Some(4));
-    assert_eq!(e.message, "user 'alice' is already defined on line 1");
+    let bob = MOSQUITTO.lines().nth(1).unwrap().split_once(':').unwrap().1;
+    let file = parse(&format!("{alice}\ncarol:secret\n\n alice :{bob}\n"));
+    assert_eq!(file.len(), 2);
+    assert_eq!(file.check("alice", Some(b"hunter2")), Verdict::Accepted);
+    assert_eq!(
+        file.check("alice", Some(b"alice-secret")),
+        Verdict::WrongPassword
+    );
+    assert_eq!(
+        file.warnings(),
+        [
+            "pw:2: user 'carol' has a plain-text password, which midge does not accept \
+             (`midge passwd -U pw` hashes it): that user cannot log in",
+            "pw:4: user 'alice' is already defined on line 1; this line replaces it",
+        ]
+    );
+
+    // The last line counts even when its hash cannot be checked.
+    let file = parse(&format!("{alice}\nalice:$5$x$y\nalice:plain\n"));
+    let verdict = Verdict::UnsupportedHash {
+        kind: "plain text".to_string(),
+        line: 3,
+    };
+    assert_eq!(file.check("alice", Some(b"alice-secret")), verdict);
+    assert_eq!(file.warnings().len(), 3, "{:?}", file.warnings());
 }
 
 #[test]
