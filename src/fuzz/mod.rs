@@ -14,11 +14,14 @@
 //!   files.
 //! - [`store`]: recovery from arbitrary store files, and the replay of
 //!   arbitrary records into a broker.
+//! - [`password`]: the password file parser, checks of every user, and
+//!   `midge passwd`'s edits of the file.
 
 pub mod broker;
 pub mod codec;
 pub mod config;
 mod oracle;
+pub mod password;
 #[cfg(test)]
 mod replay;
 #[cfg(test)]
@@ -30,9 +33,10 @@ pub type Target = fn(&[u8]);
 
 /// Every target by name, as `scripts/fuzz.sh` and the corpus folders name
 /// them.
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("codec", codec::run),
     ("broker", broker::run),
     ("config", config::run),
     ("store", store::run),
+    ("password", password::run),
 ];

@@ -16,7 +16,7 @@ use crate::auth::password::{is_hash, split_line, Line};
 
 /// Why an edit was refused.
 #[derive(Debug)]
-pub(super) enum EditError {
+pub(crate) enum EditError {
     /// Line `line` (1-based) is malformed, for `reason`.
     Corrupt { line: usize, reason: String },
     /// Hashing a password failed (no random salt).
@@ -98,7 +98,7 @@ fn push_line(out: &mut String, content: &str, ending: &str, fallback: &str) {
 
 /// Checks that every line of `text` is one the broker reads, before
 /// `midge passwd` asks for a password it could not store.
-pub(super) fn check(text: &str) -> Result<(), EditError> {
+pub(crate) fn check(text: &str) -> Result<(), EditError> {
     parse(text).map(drop)
 }
 
@@ -106,7 +106,7 @@ pub(super) fn check(text: &str) -> Result<(), EditError> {
 /// the first line of `user` is replaced and any later one dropped, or
 /// `entry` is appended. Called for `midge passwd FILE USER` and `-b`.
 /// Returns the new text.
-pub(super) fn set_user(text: &str, user: &str, entry: &str) -> Result<String, EditError> {
+pub(crate) fn set_user(text: &str, user: &str, entry: &str) -> Result<String, EditError> {
     let lines = parse(text)?;
     let ending = file_ending(&lines);
     let mut out = String::with_capacity(text.len() + entry.len() + 2);
@@ -133,7 +133,7 @@ pub(super) fn set_user(text: &str, user: &str, entry: &str) -> Result<String, Ed
 
 /// Removes every line of `user` (`midge passwd -D`). Returns the new
 /// text, or `None` when `user` is not in the file.
-pub(super) fn delete_user(text: &str, user: &str) -> Result<Option<String>, EditError> {
+pub(crate) fn delete_user(text: &str, user: &str) -> Result<Option<String>, EditError> {
     let lines = parse(text)?;
     let mut out = String::with_capacity(text.len());
     let mut found = false;
@@ -147,10 +147,11 @@ pub(super) fn delete_user(text: &str, user: &str) -> Result<Option<String>, Edit
 }
 
 /// Replaces each plain-text password by its hash (`midge passwd -U`):
-/// `hash(password)` gives the new hash field. A line whose field already
+/// `hash(password)` gives the new hash field, and what precedes the `:`
+/// is kept as it was. A line whose field already
 /// is a `$6$`, `$7$` or `$argon2id$` hash is kept, so running it twice
 /// changes nothing. Returns the new text.
-pub(super) fn hash_plain(
+pub(crate) fn hash_plain(
     text: &str,
     mut hash: impl FnMut(&str) -> io::Result<String>,
 ) -> Result<String, EditError> {
@@ -159,9 +160,12 @@ pub(super) fn hash_plain(
     let mut out = String::with_capacity(text.len() * 2);
     for l in &lines {
         match l.line {
-            Line::Entry { user, hash: field } if !is_hash(field) => {
+            Line::Entry { hash: field, .. } if !is_hash(field) => {
                 let hashed = hash(field).map_err(EditError::Hash)?;
-                push_line(&mut out, &format!("{user}:{hashed}"), l.ending, ending);
+                // The user's side of the line stays as it was: trimmed, a
+                // name such as " #a" would turn the line into a comment.
+                let (user_side, _) = l.content.split_once(':').unwrap_or_default();
+                push_line(&mut out, &format!("{user_side}:{hashed}"), l.ending, ending);
             }
             _ => keep_line(&mut out, l),
         }
@@ -228,6 +232,9 @@ mod tests {
             "\u{feff}# users\nalice:$6$H(secret)\nbob:$6$a$b\ncarol:$6$H($5$x)\r\n\ndave:$7$bad"
         );
         assert_eq!(hash_plain(&out, hash).unwrap(), out);
+        // Blanks before a user name stay, or " #a" would become a comment.
+        let out = hash_plain(" #a :x\n", hash).unwrap();
+        assert_eq!(out, " #a :$6$H(x)\n");
     }
 
     #[test]

@@ -36,7 +36,7 @@
 //! `-I` is bounded by the broker's [`MAX_PBKDF2_ITERATIONS`]; `-h` prints
 //! the usage; an unknown flag is an error, and `--` ends the flags.
 
-mod edit;
+pub(crate) mod edit;
 mod terminal;
 
 use std::fs::{self, File, OpenOptions};
