@@ -31,9 +31,9 @@
 //!   (a plain-text password file only works with a Mosquitto built without
 //!   TLS; `midge passwd -U` hashes one).
 //! - A user named on several lines is defined by the last one, as in
-//!   Mosquitto 2.0 (whose lookup finds the later line first).
-//! - Both are also [`PasswordFile::warnings`], for the broker to log at
-//!   load.
+//!   Mosquitto 2.0 (2.0.11 accepts the later line's password only).
+//! - Both cases are also listed by [`PasswordFile::warnings`], for the
+//!   broker to log at load.
 //! - A hash's cost is bounded (see [`MAX_PBKDF2_ITERATIONS`] and the
 //!   `MAX_ARGON2_*` constants): a hash above a bound is an error naming its
 //!   line, so a CONNECT can never make the single-threaded broker allocate
@@ -59,9 +59,11 @@ use super::AuthFileError;
 pub(crate) use hash::{is_hash, NewHash};
 use hash::{Hash, PLAIN_TEXT};
 
-/// The most iterations a `$7$` hash may ask for. OWASP's 2023 advice for
-/// PBKDF2-HMAC-SHA512 is 210,000; at the bound a check takes several
-/// seconds on a Raspberry Pi Zero, during which the broker serves no one.
+/// The most iterations a `$7$` hash may ask for, above OWASP's 2023
+/// advice for PBKDF2-HMAC-SHA512 (210,000). Each iteration is two SHA-512
+/// blocks, slow on the Raspberry Pi Zero's 32-bit core: there a check at
+/// the bound would take many seconds, during which the broker serves no
+/// one, so files for a Pi should stay near Mosquitto's 101 or 1000.
 pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
 
 /// The most memory (`m`, in KiB) an `$argon2id$` hash may ask for: 64 MiB.
