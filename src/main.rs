@@ -1,5 +1,6 @@
 //! The `midge` binary: parse the command line and config file, set up
-//! logging, bind the listeners and run the event loop until SIGINT/SIGTERM.
+//! logging, bind the listeners and run the event loop until SIGINT/SIGTERM;
+//! or, as `midge passwd ...`, edit a password file and exit.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -13,6 +14,9 @@ use midge::server::Server;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "passwd") {
+        return ExitCode::from(midge::auth::passwd_tool::main(&args[2..]));
+    }
     match config::parse_args(&args) {
         Err(e) => {
             eprintln!("midge: {e}");

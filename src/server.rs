@@ -350,7 +350,6 @@ impl Server {
         }
     }
 
-
     /// Accepts every pending connection on listener `index`.
     fn accept(&mut self, index: usize, now: Instant) {
         loop {

@@ -7,8 +7,12 @@
 //! topic). A file that cannot be parsed is an [`AuthFileError`] naming the
 //! file and line, so the broker does not start (or, on reload, keeps the old
 //! file in force).
+//!
+//! [`passwd_tool`] is the `midge passwd` command, which writes password
+//! files: it does its own I/O and is no part of the broker.
 
 pub mod acl;
+pub mod passwd_tool;
 pub mod password;
 
 use std::fmt;

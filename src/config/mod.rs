@@ -562,13 +562,17 @@ fn options() -> getopts::Options {
 fn usage() -> String {
     let brief = format!(
         "midge {} - a small, fast MQTT 5.0/3.1.1/3.1 broker\n\n\
-         Usage: midge [-c FILE] [-p PORT]... [-v]\n       midge -h | --version",
+         Usage: midge [-c FILE] [-p PORT]... [-v]\n       \
+         midge passwd [-H HASH] [-I N] [-c | -D | -U] [-b] FILE [USER [PASSWORD]]\n       \
+         midge -h | --version",
         env!("CARGO_PKG_VERSION")
     );
     let mut text = options().usage(&brief);
     text.push_str(
         "\nWithout -c, or when the config file defines no listener, midge listens on\n\
-         127.0.0.1 only (port 1883, or the -p ports) and allows anonymous clients.\n",
+         127.0.0.1 only (port 1883, or the -p ports) and allows anonymous clients.\n\
+         `midge passwd` creates and edits password files like mosquitto_passwd\n\
+         (`midge passwd -h` tells how).\n",
     );
     text
 }

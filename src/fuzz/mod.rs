@@ -18,12 +18,15 @@
 //!   classifier measured against `can_read`.
 //! - `x509` (with the `tls` feature): the DER walk of a certificate and the
 //!   RFC 2253 text of its subject.
+//! - [`password`]: the password file parser, checks of every user, and
+//!   `midge passwd`'s edits of the file.
 
 pub mod acl;
 pub mod broker;
 pub mod codec;
 pub mod config;
 mod oracle;
+pub mod password;
 #[cfg(test)]
 mod replay;
 #[cfg(test)]
@@ -45,4 +48,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("acl", acl::run),
     #[cfg(feature = "tls")]
     ("x509", x509::run),
+    ("password", password::run),
 ];

@@ -291,6 +291,32 @@ fn x509_seeds() -> Vec<Vec<u8>> {
     seeds
 }
 
+/// Password seeds: the files of `mosquitto_passwd` and the Argon2 tool,
+/// one with comments, CRLF, blanks and a user named twice, and one with
+/// the kinds midge cannot check.
+fn password_seeds() -> Vec<Vec<u8>> {
+    let mosquitto = include_str!("../auth/fixtures/password-mosquitto.txt");
+    let argon2 = include_str!("../auth/fixtures/password-argon2id.txt");
+    let mut lines = mosquitto.lines();
+    let (first, second) = (
+        lines.next().unwrap_or_default(),
+        lines.next().unwrap_or_default(),
+    );
+    let decorated = format!(
+        "\u{feff}# users\r\n\r\n {}\t\r\n{second}\r\n{first}",
+        first.replace(':', " : ")
+    );
+    let unsupported = "sha256:$5$rounds=5000$salt$hash\nplain:secret\n\
+                       legacy:$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA\n\
+                       small:$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g\n";
+    vec![
+        mosquitto.into(),
+        argon2.into(),
+        decorated.into(),
+        unsupported.into(),
+    ]
+}
+
 /// A stable name for a seed: FNV-1a of its bytes.
 fn name(data: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -322,6 +348,7 @@ fn stored_corpora_hold_every_seed() {
         ("acl", acl_seeds()),
         #[cfg(feature = "tls")]
         ("x509", x509_seeds()),
+        ("password", password_seeds()),
     ] {
         let dir = corpus_dir(target);
         let stored: HashSet<Vec<u8>> = corpus(&dir).into_iter().map(|(_, d)| d).collect();

@@ -1,1 +1,0 @@
-//! Mosquitto-format password files (`password_file`).
