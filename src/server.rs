@@ -125,6 +125,7 @@ pub fn settings_from(config: &Config) -> Settings {
             max_qos: l.max_qos,
             mount_point: l.mount_point.as_deref().map(Rc::from),
             acl: None,
+            passwords: None,
             username_from_cert: l.tls.cert_username != CertUsername::None,
         })
         .collect();
@@ -188,10 +189,14 @@ impl Server {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let now = Instant::now();
         let mut settings = settings_from(config);
-        let acls = crate::auth::load_acls(config)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        for (policy, acl) in settings.listeners.iter_mut().zip(acls) {
+        let invalid = |e: crate::auth::AuthFileError| {
+            io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+        };
+        let acls = crate::auth::load_acls(config).map_err(invalid)?;
+        let passwords = crate::auth::load_passwords(config).map_err(invalid)?;
+        for ((policy, acl), passwords) in settings.listeners.iter_mut().zip(acls).zip(passwords) {
             policy.acl = acl;
+            policy.passwords = passwords;
         }
         let mut broker = Broker::new(settings, now);
         let durable = if config.persistence.enabled {

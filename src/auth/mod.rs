@@ -74,3 +74,19 @@ fn load_per_listener<F>(
 pub fn load_acls(config: &Config) -> Result<Vec<Option<Rc<acl::Acl>>>, AuthFileError> {
     load_per_listener(config, Config::acl_file, acl::Acl::load)
 }
+
+/// Each listener's password file, parsed (`None`: none applies), in
+/// listener order; the lines of users who cannot log in (a hash midge
+/// cannot check, a user named twice) are logged as warnings. The first
+/// file that cannot be read or parsed is the error.
+pub fn load_passwords(
+    config: &Config,
+) -> Result<Vec<Option<Rc<password::PasswordFile>>>, AuthFileError> {
+    load_per_listener(config, Config::password_file, |path| {
+        let file = password::PasswordFile::load(path)?;
+        for w in file.warnings() {
+            log::warn!("{w}");
+        }
+        Ok(file)
+    })
+}

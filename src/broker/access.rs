@@ -21,6 +21,7 @@ use log::info;
 
 use super::{Broker, Subscription};
 use crate::auth::acl::{reserved_topic, Acl, FilterAccess};
+use crate::auth::password::PasswordFile;
 use crate::session::ClientAuth;
 use crate::topic::parse_shared;
 
@@ -206,6 +207,15 @@ impl<T> Broker<T> {
             self.reclassify(sid);
         }
         info!("ACL rules reloaded for {} sessions", self.sessions.len());
+    }
+
+    /// Called on SIGHUP with each listener's newly read password file
+    /// (`None`: none), in listener order; applies to the next CONNECT
+    /// (connected clients keep their identity).
+    pub fn set_passwords(&mut self, files: Vec<Option<Rc<PasswordFile>>>) {
+        for (policy, file) in self.settings.listeners.iter_mut().zip(files) {
+            policy.passwords = file;
+        }
     }
 
     /// Called on SIGHUP with each listener's `allow_anonymous`, in listener

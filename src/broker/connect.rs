@@ -10,7 +10,9 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::link::{LinkState, V5Link, OUT_ALIAS_CAP};
+use super::ListenerPolicy;
 use super::{keep_alive_window, Broker, CloseCause, Timer, MQTT_MAX_PACKET};
+use crate::auth::password::Verdict;
 use crate::codec::{
     self, connack, reason, ByteStr, ConnAck, Connect, DecodeError, Packet, Properties, Protocol,
     QoS,
@@ -29,11 +31,23 @@ struct Refusal {
     v3: Option<u8>,
     v5: u8,
     why: &'static str,
+    /// More for the log than the client is told (which user, which line).
+    detail: Option<String>,
 }
 
 impl Refusal {
     fn new(v3: Option<u8>, v5: u8, why: &'static str) -> Refusal {
-        Refusal { v3, v5, why }
+        Refusal {
+            v3,
+            v5,
+            why,
+            detail: None,
+        }
+    }
+
+    fn with_detail(mut self, detail: String) -> Refusal {
+        self.detail = Some(detail);
+        self
     }
 }
 
@@ -73,12 +87,20 @@ impl<T> Broker<T> {
     /// will is published for a refused client.
     fn refuse(&mut self, id: usize, c: &Connect, r: Refusal, now: Instant) {
         let link = &self.links[id];
-        warn!(
-            "refused client {:?} from {}: {}",
-            c.client_id.as_str(),
-            link.peer,
-            r.why
-        );
+        match &r.detail {
+            Some(detail) => warn!(
+                "refused client {:?} from {}: {} ({detail})",
+                c.client_id.as_str(),
+                link.peer,
+                r.why
+            ),
+            None => warn!(
+                "refused client {:?} from {}: {}",
+                c.client_id.as_str(),
+                link.peer,
+                r.why
+            ),
+        }
         if link.protocol.is_v5() {
             let p = Properties {
                 reason_string: Some(ByteStr::from_static(r.why)),
@@ -103,16 +125,8 @@ impl<T> Broker<T> {
                 "authentication method not supported",
             ));
         }
-        // No authentication source exists yet but client certificates, so
-        // any other client is accepted only where anonymous access is
-        // allowed (as Mosquitto does with `allow_anonymous false` and no
-        // password file).
-        if !policy.allow_anonymous && !cert_authenticated {
-            return Err(Refusal::new(
-                Some(connack::NOT_AUTHORIZED),
-                reason::NOT_AUTHORIZED,
-                "not authorised (allow_anonymous is false)",
-            ));
+        if !cert_authenticated {
+            self.authenticate(policy, c)?;
         }
         if !v5
             && (c.keep_alive > self.settings.max_keepalive
@@ -190,6 +204,57 @@ impl<T> Broker<T> {
         c.username = Some(ByteStr::from(&*name));
         c.password = None;
         Ok(true)
+    }
+
+    /// The user name and password of a CONNECT, as Mosquitto 2.0 decides:
+    /// with a password file, a client giving a user name must be in it
+    /// with that password; one giving none needs `allow_anonymous`, as
+    /// does one giving a user name where there is no password file.
+    /// Refusals: a wrong password or an unknown user is "bad user name or
+    /// password" (0x04, 5.0 0x86), the rest "not authorized" (0x05, 0x87);
+    /// Mosquitto 2.0.11 answers "not authorized" to all of them.
+    fn authenticate(&self, policy: &ListenerPolicy, c: &Connect) -> Result<(), Refusal> {
+        let bad = || {
+            Refusal::new(
+                Some(connack::BAD_USERNAME_OR_PASSWORD),
+                reason::BAD_USERNAME_OR_PASSWORD,
+                "bad user name or password",
+            )
+        };
+        let not_authorised =
+            |why| Refusal::new(Some(connack::NOT_AUTHORIZED), reason::NOT_AUTHORIZED, why);
+        match (&c.username, &policy.passwords) {
+            (None, _) if !policy.allow_anonymous => Err(not_authorised(
+                "not authorised: no user name, and allow_anonymous is false",
+            )),
+            (None, _) => Ok(()),
+            (Some(user), Some(file)) => match file.check(user, c.password.as_deref()) {
+                Verdict::Accepted => Ok(()),
+                Verdict::WrongPassword if c.password.is_none() => {
+                    Err(bad().with_detail(format!("user {:?} sent no password", user.as_str())))
+                }
+                Verdict::WrongPassword => {
+                    Err(bad().with_detail(format!("wrong password for user {:?}", user.as_str())))
+                }
+                Verdict::UnknownUser => Err(bad().with_detail(format!(
+                    "user {:?} is not in the password file",
+                    user.as_str()
+                ))),
+                Verdict::UnsupportedHash { kind, line } => Err(not_authorised(
+                    "not authorised: the password file entry cannot be checked",
+                )
+                .with_detail(format!(
+                    "user {:?}: its hash on line {line} of the password file is {kind}, \
+                     which midge cannot check",
+                    user.as_str()
+                ))),
+            },
+            (Some(_), None) if !policy.allow_anonymous => Err(not_authorised(
+                "not authorised: no password file to check the user name against, \
+                 and allow_anonymous is false",
+            )),
+            (Some(_), None) => Ok(()),
+        }
     }
 
     /// CONNECT on a fresh link.

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::auth::acl::Acl;
+use crate::auth::password::PasswordFile;
 use crate::codec::QoS;
 use crate::session::QueueLimits;
 
@@ -67,6 +68,8 @@ pub struct ListenerPolicy {
     /// `acl_file`, parsed: with one, a client may publish and receive only
     /// what it grants.
     pub acl: Option<Rc<Acl>>,
+    /// `password_file`, parsed: a client giving a user name must be in it.
+    pub passwords: Option<Rc<PasswordFile>>,
     /// `use_identity_as_username` / `use_subject_as_username`: the client
     /// certificate's name is the username, and a client without one is
     /// refused.
@@ -84,6 +87,7 @@ impl Default for ListenerPolicy {
             max_qos: QoS::ExactlyOnce,
             mount_point: None,
             acl: None,
+            passwords: None,
             username_from_cert: false,
         }
     }

@@ -52,6 +52,18 @@ impl Server {
             }
             Err(e) => error!("reload: {e}; the ACL files in force stay"),
         }
+        match crate::auth::load_passwords(&new) {
+            Ok(mut files) => {
+                files.truncate(listeners);
+                self.broker.set_passwords(files);
+                self.config.password_file = new.password_file.clone();
+                for i in 0..listeners {
+                    self.config.listeners[i].password_file = new.listeners[i].password_file.clone();
+                }
+                info!("reload: password files read");
+            }
+            Err(e) => error!("reload: {e}; the password files in force stay"),
+        }
         let anonymous: Vec<bool> = (0..listeners).map(|i| new.anonymous_allowed(i)).collect();
         self.broker.set_anonymous(&anonymous);
         self.config.allow_anonymous = new.allow_anonymous;

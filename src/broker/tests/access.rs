@@ -448,3 +448,123 @@ fn check_retain_source_rechecks_the_publisher_of_a_retained_message() {
         }
     }
 }
+
+// ---- Passwords ----
+
+const PASSWORDS: &str = include_str!("../../auth/fixtures/password-mosquitto.txt");
+
+fn with_passwords(allow_anonymous: bool, extra: &str) -> Harness {
+    use crate::auth::password::PasswordFile;
+    let mut settings = Settings {
+        sys_interval: None,
+        ..Settings::default()
+    };
+    let file = PasswordFile::parse("passwd", &format!("{PASSWORDS}{extra}")).expect("valid");
+    settings.listeners[0].passwords = Some(Rc::new(file));
+    settings.listeners[0].allow_anonymous = allow_anonymous;
+    Harness::with(settings)
+}
+
+/// The CONNACK code for a CONNECT at `level` (4 or 5) with these
+/// credentials, and whether the connection stays open.
+fn answer(h: &mut Harness, level: u8, user: Option<&str>, password: Option<&str>) -> (u8, bool) {
+    let mut c = if level == 5 {
+        connect5("c", None, true)
+    } else {
+        connect_packet("c", true, 60)
+    };
+    c.username = user.map(ByteStr::from);
+    c.password = password.map(|p| bytes::Bytes::copy_from_slice(p.as_bytes()));
+    let link = h.open();
+    h.send(link, Packet::Connect(Box::new(c)));
+    let code = match h.recv(link).first() {
+        Some(Packet::ConnAck(a)) => a.code,
+        other => panic!("expected CONNACK, got {other:?}"),
+    };
+    let open = h.is_open(link);
+    if open {
+        h.close(link);
+    }
+    (code, open)
+}
+
+#[test]
+fn password_file_refusals_use_their_codes_in_3_1_1_and_5_0() {
+    let mut h = with_passwords(false, "plain:secret\n");
+    // 3.1.1 (CONNACK return codes, section 3.2.2.3): 0x04 bad user name
+    // or password, 0x05 not authorised; 5.0 (section 3.2.2.2): 0x86, 0x87.
+    let cases = [
+        (Some("alice"), Some("alice-secret"), 0, 0),
+        (Some("bob"), Some("hunter2"), 0, 0),
+        (Some("carol"), Some("carol:colon$dollar"), 0, 0),
+        (Some("alice"), Some("wrong"), 0x04, 0x86),
+        (Some("alice"), None, 0x04, 0x86),
+        (Some("mallory"), Some("x"), 0x04, 0x86),
+        (None, None, 0x05, 0x87),
+        (Some("plain"), Some("secret"), 0x05, 0x87),
+    ];
+    for (user, password, v3, v5) in cases {
+        assert_eq!(
+            answer(&mut h, 4, user, password),
+            (v3, v3 == 0),
+            "{user:?} 3.1.1"
+        );
+        assert_eq!(
+            answer(&mut h, 5, user, password),
+            (v5, v5 == 0),
+            "{user:?} 5.0"
+        );
+    }
+}
+
+#[test]
+fn allow_anonymous_with_a_password_file_still_checks_given_names() {
+    let mut h = with_passwords(true, "");
+    assert_eq!(answer(&mut h, 4, None, None), (0, true));
+    assert_eq!(
+        answer(&mut h, 4, Some("alice"), Some("alice-secret")),
+        (0, true)
+    );
+    assert_eq!(answer(&mut h, 4, Some("alice"), Some("no")), (0x04, false));
+}
+
+#[test]
+fn a_refused_client_publishes_no_will_and_harms_no_one() {
+    let mut h = with_passwords(false, "");
+    let mut c = connect_packet("ok", true, 60);
+    c.username = Some(ByteStr::from("alice"));
+    c.password = Some(bytes::Bytes::from_static(b"alice-secret"));
+    let (watcher, _) = h.connect(c);
+    h.subscribe(watcher, "#", QoS::AtMostOnce);
+    let mut c = connect_packet("intruder", true, 60);
+    c.username = Some(ByteStr::from("alice"));
+    c.password = Some(bytes::Bytes::from_static(b"guess"));
+    c.will = Some(will("alarm", "x", QoS::AtMostOnce, false));
+    let link = h.open();
+    h.send(link, Packet::Connect(Box::new(c)));
+    assert!(!h.is_open(link));
+    assert!(publishes(&h.recv(watcher)).is_empty(), "no will");
+    assert!(h.is_open(watcher));
+}
+
+#[test]
+fn a_reloaded_password_file_applies_to_the_next_connect_only() {
+    use crate::auth::password::PasswordFile;
+    let mut h = with_passwords(false, "");
+    let mut c = connect_packet("kept", true, 60);
+    c.username = Some(ByteStr::from("bob"));
+    c.password = Some(bytes::Bytes::from_static(b"hunter2"));
+    let (kept, _) = h.connect(c);
+    let alice_only = PASSWORDS.lines().next().unwrap_or_default();
+    let file = PasswordFile::parse("passwd", alice_only).expect("valid");
+    h.broker.set_passwords(vec![Some(Rc::new(file))]);
+    assert_eq!(
+        answer(&mut h, 4, Some("bob"), Some("hunter2")),
+        (0x04, false)
+    );
+    assert_eq!(
+        answer(&mut h, 4, Some("alice"), Some("alice-secret")),
+        (0, true)
+    );
+    assert!(h.is_open(kept), "connected clients keep their identity");
+}
