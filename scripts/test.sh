@@ -6,7 +6,8 @@
 # What it installs, each step only when it is missing, so a second run
 # installs nothing and needs no network:
 # - Debian packages, with apt-get as root (`apt-get update` once first):
-#   mosquitto-clients (mosquitto_pub/mosquitto_sub), nodejs, npm, python3
+#   mosquitto-clients (mosquitto_pub/mosquitto_sub), mosquitto (the
+#   reference broker and mosquitto_passwd), nodejs, npm, python3
 #   and python3-venv. Not root: it stops and names the packages to install.
 # - paho-mqtt $PAHO_VERSION from PyPI, in a virtualenv at
 #   $CARGO_TARGET_DIR/interop-venv (target/interop-venv by default).
@@ -35,6 +36,10 @@ need_command() {
 }
 need_command mosquitto_pub mosquitto-clients
 need_command mosquitto_sub mosquitto-clients
+# The reference broker and mosquitto_passwd, for the password file
+# cross-checks of tests/passwd_tool.rs.
+need_command mosquitto mosquitto
+need_command mosquitto_passwd mosquitto
 need_command node nodejs
 need_command npm npm
 need_command python3 python3
