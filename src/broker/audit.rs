@@ -19,6 +19,8 @@ pub struct SessionView {
     /// The filters it subscribes to now, as the client wrote them
     /// (`$share/group/filter` for a shared subscription).
     pub filters: Vec<String>,
+    /// The user name its client connected with.
+    pub username: Option<String>,
 }
 
 impl<T> Broker<T> {
@@ -133,6 +135,7 @@ impl<T> Broker<T> {
             client_id: s.client_id.to_string(),
             protocol: s.protocol,
             filters: s.filters().map(str::to_string).collect(),
+            username: s.username().map(str::to_string),
         })
     }
 

@@ -28,16 +28,22 @@
 //! (sessions, subscriptions, queued and in-flight messages with their ids,
 //! inbound QoS 2 ids, wills, retained messages).
 //!
+//! [`run_acl`] adds an ACL file (and `check_retain_source`): every PUBLISH
+//! a client reads must be one the rules of some user name its client id
+//! connected with let it read.
+//!
 //! At the end the clock runs far enough for every expiry, and the broker
 //! shuts down, audited again.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
 use super::oracle::{matches, Reader};
+use crate::auth::acl::Acl;
 use crate::broker::{Broker, CloseCause, Settings};
 use crate::codec::{
     check, decode, encode, Ack, ByteStr, Check, Connect, Disconnect, Packet, Properties, Protocol,
@@ -80,6 +86,10 @@ struct Driver {
     watcher_reader: Reader,
     /// Every filter each client id has held.
     ever: HashMap<String, HashSet<String>>,
+    /// Every user name each client id has connected with.
+    users: HashMap<String, HashSet<Option<String>>>,
+    /// The ACL, in the `broker_acl` target.
+    acl: Option<Rc<Acl>>,
     /// PUBLISH packets the watcher received in the current step.
     watched: Vec<Publish>,
     max_packet: usize,
@@ -92,12 +102,31 @@ struct Driver {
 /// The wall clock at the start (ms since the epoch).
 const WALL: u64 = 1_780_000_000_000;
 
+/// The ACL of the `broker_acl` target: anonymous clients (the watcher
+/// among them) read everything but `a/c`, write only some topics; each
+/// client id has a subtree of its own and one topic denied.
+const ACL_RULES: &str = "topic read #\ntopic read $SYS/#\ntopic deny a/c\n\
+                         topic write a/#\ntopic write b\ntopic write w/x\n\
+                         user u\ntopic readwrite +/b\n\
+                         pattern readwrite %c/#\npattern deny x/%c\n";
+
 /// Runs one input (see the module doc).
 pub fn run(data: &[u8]) {
+    run_with(data, None);
+}
+
+/// The same, with an ACL file (`ACL_RULES`) and `check_retain_source`:
+/// every PUBLISH a client reads must also be one its rules let it read.
+pub fn run_acl(data: &[u8]) {
+    let acl = Acl::parse("fuzz-acl", ACL_RULES).expect("the fuzz ACL parses");
+    run_with(data, Some(Rc::new(acl)));
+}
+
+fn run_with(data: &[u8], acl: Option<Rc<Acl>>) {
     let Some((&select, mut ops)) = data.split_first() else {
         return;
     };
-    let mut d = Driver::new(select);
+    let mut d = Driver::new(select, acl);
     while let Some((&op, rest)) = ops.split_first() {
         ops = rest;
         let slot = usize::from(op >> 3) % LINKS;
@@ -165,7 +194,7 @@ fn peer() -> SocketAddr {
 }
 
 impl Driver {
-    fn new(select: u8) -> Driver {
+    fn new(select: u8, acl: Option<Rc<Acl>>) -> Driver {
         let mut settings = Settings {
             sys_interval: (select & 1 != 0).then(|| Duration::from_secs(2)),
             retry_interval: Some(Duration::from_secs(3)),
@@ -178,6 +207,8 @@ impl Driver {
         settings.limits.max_queued_bytes = [0, 64][usize::from(select >> 5) & 1];
         settings.upgrade_outgoing_qos = select & 0x40 != 0;
         settings.listeners[0].max_topic_alias = 3;
+        settings.listeners[0].acl = acl.clone();
+        settings.check_retain_source = acl.is_some();
         let max_packet = settings.max_packet_size;
         let now = Instant::now();
         let mut broker = Broker::new(settings.clone(), now);
@@ -193,6 +224,8 @@ impl Driver {
             watcher,
             watcher_reader: Reader::default(),
             ever: HashMap::new(),
+            users: HashMap::new(),
+            acl,
             watched: Vec::new(),
             max_packet,
             settings,
@@ -329,6 +362,10 @@ impl Driver {
             return;
         };
         self.slots[slot].client = Some(view.client_id.clone());
+        self.users
+            .entry(view.client_id.clone())
+            .or_default()
+            .insert(view.username);
         self.ever
             .entry(view.client_id)
             .or_default()
@@ -373,6 +410,19 @@ impl Driver {
             if let Packet::Publish(p) = p {
                 let ok = held.is_some_and(|f| f.iter().any(|f| matches(f, &p.topic)));
                 assert!(ok, "{} sent to {client:?}, which holds {held:?}", p.topic);
+                if let Some(acl) = &self.acl {
+                    // Under the rules of some user name it connected with.
+                    let users = self.users.get(&client);
+                    let readable = users.is_some_and(|us| {
+                        us.iter()
+                            .any(|u| acl.for_client(u.as_deref(), &client).can_read(&p.topic))
+                    });
+                    assert!(
+                        readable,
+                        "{} sent to {client:?} ({users:?}), which may not read it",
+                        p.topic
+                    );
+                }
             }
         }
     }

@@ -10,6 +10,8 @@
 //!   decodes must encode and decode to the same packet.
 //! - [`broker`]: several clients' bytes, fuzzer-chosen, with the clock
 //!   moving; the broker's invariants are audited after every step.
+//!   `broker_acl` is the same with an ACL file: whatever a client reads,
+//!   its rules let it read.
 //! - [`config`]: the config parser over a main file and `include_dir`
 //!   files.
 //! - [`store`]: recovery from arbitrary store files, and the replay of
@@ -43,6 +45,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("codec", codec::run),
     ("broker", broker::run),
+    ("broker_acl", broker::run_acl),
     ("config", config::run),
     ("store", store::run),
     ("acl", acl::run),

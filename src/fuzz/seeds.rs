@@ -343,6 +343,7 @@ fn stored_corpora_hold_every_seed() {
     for (target, seeds) in [
         ("codec", codec_seeds()),
         ("broker", broker_seeds()),
+        ("broker_acl", broker_seeds()),
         ("config", config_seeds()),
         ("store", store_seeds()),
         ("acl", acl_seeds()),
