@@ -20,11 +20,17 @@ struct Stored {
     wall: u64,
     start: std::time::Instant,
     restored: Restored,
+    settings: Settings,
 }
 
 impl Stored {
     fn new() -> Stored {
-        let mut h = Harness::new();
+        Stored::with(Settings::default())
+    }
+
+    /// A store-backed broker with these settings (a restart keeps them).
+    fn with(settings: Settings) -> Stored {
+        let mut h = Harness::with(settings.clone());
         let restored = h.broker.restore(std::iter::empty(), WALL, h.now);
         let start = h.now;
         Stored {
@@ -33,6 +39,7 @@ impl Stored {
             wall: WALL,
             start,
             restored,
+            settings,
         }
     }
 
@@ -69,7 +76,7 @@ impl Stored {
     fn restart(&mut self, down: Duration) {
         let wall =
             self.wall + (self.h.now - self.start).as_millis() as u64 + down.as_millis() as u64;
-        let mut h = Harness::new();
+        let mut h = Harness::with(self.settings.clone());
         let bodies: Vec<&[u8]> = self.disk.iter().map(Vec::as_slice).collect();
         self.restored = h.broker.restore(bodies, wall, h.now);
         self.start = h.now;
@@ -565,4 +572,43 @@ fn the_user_name_of_an_offline_session_survives_a_restart_and_a_snapshot() {
     s.compact();
     s.restart(Duration::from_secs(1));
     assert_eq!(users(&s), want, "from a snapshot");
+}
+
+#[test]
+fn a_restored_offline_session_keeps_its_users_acl() {
+    let mut settings = Settings::default();
+    let acl = crate::auth::acl::Acl::parse(
+        "acl",
+        "user alice\ntopic readwrite house/#\nuser bob\ntopic read house/+/temperature\n",
+    )
+    .expect("valid");
+    settings.listeners[0].acl = Some(std::rc::Rc::new(acl));
+    let mut s = Stored::with(settings);
+    let mut c = persistent("bob-dev");
+    c.username = Some(ByteStr::from("bob"));
+    let (link, _) = s.connect(c);
+    s.send(link, subscribe(1, &[("house/#", QoS::AtLeastOnce)]));
+    s.send(link, Packet::Disconnect(Default::default()));
+    s.restart(Duration::from_secs(1));
+    let mut c = connect_packet("alice-dev", true, 60);
+    c.username = Some(ByteStr::from("alice"));
+    let (alice, _) = s.connect(c);
+    s.send(
+        alice,
+        publish("house/k/light", "no", QoS::AtLeastOnce, false, 1),
+    );
+    s.send(
+        alice,
+        publish("house/k/temperature", "yes", QoS::AtLeastOnce, false, 2),
+    );
+    let mut c = persistent("bob-dev");
+    c.username = Some(ByteStr::from("bob"));
+    let (link, ack) = s.connect(c);
+    assert!(ack.session_present);
+    let got = s.recv(link);
+    assert_eq!(
+        payloads(&got),
+        ["yes"],
+        "queued under bob's rules while offline"
+    );
 }
