@@ -58,7 +58,7 @@ impl<T> Broker<T> {
         let from = from.map(|f| f as u32);
         let sessions = &self.sessions;
         // No Local [MQTT-3.8.3-3], and the ACL where the subscription may
-        // deliver some topics and not others: such matches go first.
+        // deliver some topics and not others: such matches are left out.
         let skip = |sid: u32, sub: &Subscription| {
             (sub.options.no_local && Some(sid) == from)
                 || (sub.per_topic()
@@ -67,14 +67,16 @@ impl<T> Broker<T> {
                         .and_then(|s| s.acl())
                         .is_some_and(|acl| !acl.can_read(&msg.topic)))
         };
-        matches.retain(|(sid, sub)| !skip(*sid, sub));
         let mut any = false;
         if let [(sid, sub)] = matches[..] {
-            any = true;
-            let qos = self.out_qos(msg.qos, sub.options.qos);
-            let retain = msg.retain && sub.options.retain_as_published;
-            self.deliver(sid as usize, msg, qos, retain, sub.ids(), now);
+            if !skip(sid, &sub) {
+                any = true;
+                let qos = self.out_qos(msg.qos, sub.options.qos);
+                let retain = msg.retain && sub.options.retain_as_published;
+                self.deliver(sid as usize, msg, qos, retain, sub.ids(), now);
+            }
         } else if matches.len() > 1 {
+            matches.retain(|(sid, sub)| !skip(*sid, sub));
             // Overlapping subscriptions of one session: stamp each session
             // with this message and merge its options, without sorting.
             self.route_stamp += 1;
