@@ -10,7 +10,8 @@
 //!   127.0.0.1 listener and anonymous access: the reference broker the
 //!   client scripts are checked against. Tests ask [`Broker::is_midge`]
 //!   only to enable assertions on behaviour the spec allows but does not
-//!   require (such as outbound topic aliases).
+//!   require (such as outbound topic aliases). [`Broker::start_tls`] gives
+//!   either broker a TLS listener instead, from a generated config.
 //! - The broker and every client are killed on drop, and every wait has a
 //!   deadline, so nothing hangs. When a test fails, the broker's verbose
 //!   log is printed with the failure.
@@ -65,6 +66,20 @@ impl Broker {
     /// and waits until it accepts connections. Retries with another port
     /// if the chosen one was taken between probing and binding.
     pub fn start(name: &str) -> Broker {
+        Broker::launch(name, None)
+    }
+
+    /// [`Broker::start`] with a TLS listener instead of a plain one: the
+    /// listener gets `certfile` and `keyfile` (PEM files) in a generated
+    /// config, for midge and the reference broker alike.
+    #[cfg(feature = "tls")]
+    pub fn start_tls(name: &str, certfile: &Path, keyfile: &Path) -> Broker {
+        Broker::launch(name, Some((certfile, keyfile)))
+    }
+
+    /// Starts the broker, plain or with the TLS files given; see
+    /// [`Broker::start`].
+    fn launch(name: &str, tls: Option<(&Path, &Path)>) -> Broker {
         let reference = reference_broker();
         let mut last_log = String::new();
         for attempt in 0..3 {
@@ -74,22 +89,21 @@ impl Broker {
             let log = stem.with_extension("log");
             let file = File::create(&log).expect("create broker log file");
             let err_file = file.try_clone().expect("clone broker log file");
-            let mut command = match &reference {
-                None => {
+            let conf = stem.with_extension("conf");
+            let mut command = match (&reference, tls) {
+                (None, None) => {
                     let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
                     c.args(["-v", "-p", &port.to_string()]);
                     c
                 }
-                Some(program) => {
-                    let conf = stem.with_extension("conf");
-                    std::fs::write(
-                        &conf,
-                        format!(
-                            "listener {port} 127.0.0.1\nallow_anonymous true\n\
-                             log_type all\nlog_dest stderr\n"
-                        ),
-                    )
-                    .expect("write Mosquitto config");
+                (None, Some(files)) => {
+                    write_config(&conf, port, Some(files), "");
+                    let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
+                    c.arg("-v").arg("-c").arg(&conf);
+                    c
+                }
+                (Some(program), files) => {
+                    write_config(&conf, port, files, "log_type all\nlog_dest stderr\n");
                     let mut c = Command::new(program);
                     c.arg("-c").arg(&conf);
                     c
@@ -165,6 +179,20 @@ impl Drop for Broker {
             );
         }
     }
+}
+
+/// Writes a broker config with one 127.0.0.1 listener on `port` (TLS
+/// with `tls`'s certificate and key files), anonymous access, and `extra`.
+fn write_config(conf: &Path, port: u16, tls: Option<(&Path, &Path)>, extra: &str) {
+    let mut text = format!("listener {port} 127.0.0.1\nallow_anonymous true\n");
+    if let Some((certfile, keyfile)) = tls {
+        text += &format!(
+            "certfile {}\nkeyfile {}\n",
+            certfile.display(),
+            keyfile.display()
+        );
+    }
+    std::fs::write(conf, text + extra).expect("write the broker config");
 }
 
 /// The Mosquitto binary named by `MIDGE_INTEROP_BROKER`, if any.
