@@ -103,7 +103,11 @@ fn bad_config_file_is_refused_naming_file_line_and_directive() {
     let dir = std::env::temp_dir().join(format!("midge-signals-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("bad.conf");
-    std::fs::write(&conf, "listener 18999 127.0.0.1\nauth_plugin /usr/lib/auth.so\n").unwrap();
+    std::fs::write(
+        &conf,
+        "listener 18999 127.0.0.1\nauth_plugin /usr/lib/auth.so\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_midge"))
         .args(["-c", conf.to_str().unwrap()])
         .output()
