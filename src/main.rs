@@ -1,6 +1,7 @@
 //! The `midge` binary: parse the command line and config file, set up
-//! logging, bind the listeners and run the event loop until SIGINT/SIGTERM;
-//! or, as `midge passwd ...`, edit a password file and exit.
+//! logging, bind the listeners and run the event loop until SIGINT/SIGTERM
+//! (telling systemd when it is ready if `NOTIFY_SOCKET` is set); or, as
+//! `midge passwd ...`, edit a password file and exit.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -69,6 +70,9 @@ fn run(config: Config) -> ExitCode {
             ""
         };
         info!("listening on {addr} ({tls}{anonymous})");
+    }
+    if let Some(notifier) = midge::notify::Notifier::from_env() {
+        server.set_notifier(notifier);
     }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
