@@ -103,7 +103,7 @@ fn bad_config_file_is_refused_naming_file_line_and_directive() {
     let dir = std::env::temp_dir().join(format!("midge-signals-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("bad.conf");
-    std::fs::write(&conf, "listener 18999 127.0.0.1\npassword_file /etc/pw\n").unwrap();
+    std::fs::write(&conf, "listener 18999 127.0.0.1\nuser mosquitto\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_midge"))
         .args(["-c", conf.to_str().unwrap()])
         .output()
@@ -112,7 +112,7 @@ fn bad_config_file_is_refused_naming_file_line_and_directive() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.conf:2: password_file: directive not supported by midge yet"),
+        err.contains("bad.conf:2: user: directive not supported by midge yet"),
         "{err}"
     );
 }
