@@ -223,7 +223,7 @@ cp "$deb" "$run/tmp/"
 name=$(basename "$deb")
 echo "== apt-get install ./$name in the chroot"
 in_chroot apt-get update -qq >"$chroot_dir/install.log" 2>&1
-in_chroot apt-get install -y -qq "/tmp/$name" >"$chroot_dir/install.log" 2>&1 ||
+in_chroot apt-get install -y -qq "/tmp/$name" >>"$chroot_dir/install.log" 2>&1 ||
     fail "apt-get install (see $chroot_dir/install.log)"
 
 in_chroot getent passwd midge >/dev/null || fail "no midge user"
