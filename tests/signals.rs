@@ -148,6 +148,12 @@ fn pid_file_is_written_at_start_and_removed_at_exit() {
             .spawn()
             .expect("midge starts"),
     );
+    // Written once the listeners are bound: then the port answers.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _c = client(port);
     let written = std::fs::read_to_string(&pid_file).expect("pid file written");
     assert_eq!(written, format!("{}\n", broker.0.id()));
