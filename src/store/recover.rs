@@ -227,7 +227,8 @@ pub(crate) fn plan(
         plan.push((0, s.frames));
     }
     let mut order: Vec<usize> = (0..logs.len()).collect();
-    order.sort_by_key(|&i| logs[i].0);
+    // Ties in input order: what a stable sort gives, with less code.
+    order.sort_unstable_by_key(|&i| (logs[i].0, i));
     let mut last = None;
     for i in order {
         let (generation, buf) = logs[i];
