@@ -14,7 +14,7 @@
 //! created only if absent, and its later steps (sent, released) only move
 //! it forward; sequence numbers and store ids are never reused.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::record::Record;
 use crate::topic::valid_topic_name;
@@ -305,7 +305,9 @@ impl<'a> Replayed<'a> {
             ok
         });
         self.dangling += dangling;
-        let mut live: BTreeSet<u64> = self.retained.values().copied().collect();
+        // Only looked up: a hash set (collecting into a BTreeSet would
+        // also link a stable sort).
+        let mut live: HashSet<u64> = self.retained.values().copied().collect();
         for s in self.sessions.values() {
             live.extend(s.out.values().map(|o| o.mid));
         }
