@@ -324,8 +324,9 @@ impl Durable {
                     "store: compacted to {records} records, {} bytes, in {} turns over {} ms; longest pause {} ms",
                     c.bytes,
                     c.steps,
-                    c.began.elapsed().as_millis(),
-                    c.longest.as_millis()
+                    // As u64: printing a u128 links its own division.
+                    c.began.elapsed().as_millis() as u64,
+                    c.longest.as_millis() as u64
                 );
             }
             Err(e) => warn!("store: compaction failed ({e}); the log goes on"),
