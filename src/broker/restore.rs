@@ -17,7 +17,7 @@ use super::persist::Journal;
 use super::{Broker, Subscription};
 use crate::codec::{ByteStr, Protocol, PublishProperties, QoS, SubOptions, Will};
 use crate::session::{Enqueued, Message, Queued, SharedMessage, StoreRef, SubIds};
-use crate::store::model::{sorted_keys, Replayed, StoredMsg, StoredSession};
+use crate::store::model::{sorted_keys, sorted_names, Replayed, StoredMsg, StoredSession};
 use crate::topic::parse_shared;
 
 /// What [`Broker::restore`] found.
@@ -102,7 +102,7 @@ impl<T> Broker<T> {
         };
         // In key order, as every map below: the same input restores the
         // same broker, down to its arenas and timers.
-        for topic in sorted_keys(&replayed.retained) {
+        for topic in sorted_names(&replayed.retained) {
             let mid = replayed.retained[topic];
             let msg = message(mid, &replayed.msgs[&mid]);
             if msg.expired(now) {
@@ -132,7 +132,7 @@ impl<T> Broker<T> {
             found.sessions += 1;
             // Before its subscriptions, which are classified by its rules.
             self.sessions[sid].auth = self.client_auth(0, stored.username, stored.client_id);
-            for filter in sorted_keys(&stored.subs) {
+            for filter in sorted_names(&stored.subs) {
                 let (options, sub_id) = stored.subs[filter];
                 if self.restore_sub(sid, filter, options, sub_id) {
                     found.subscriptions += 1;

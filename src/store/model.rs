@@ -325,3 +325,11 @@ pub fn sorted_keys<K: Ord + Copy, V>(map: &HashMap<K, V>) -> Vec<K> {
     keys.sort();
     keys
 }
+
+/// The keys of `map` (names: topics, filters) in ascending order. For
+/// these the unstable sort is the smaller one.
+pub fn sorted_names<'a, V>(map: &HashMap<&'a str, V>) -> Vec<&'a str> {
+    let mut keys: Vec<&str> = map.keys().copied().collect();
+    keys.sort_unstable();
+    keys
+}
