@@ -3,10 +3,19 @@
 //! and run the event loop until SIGINT/SIGTERM (telling systemd when it is
 //! ready if `NOTIFY_SOCKET` is set); or, as
 //! `midge passwd ...`, edit a password file and exit.
+//!
+//! The binary defines the C `main` itself (`no_main`): Rust's own start-up
+//! would also install a stack-overflow handler, and on Linux with glibc
+//! finding the main thread's stack for it links `pthread_getattr_np`,
+//! which pulls `sscanf` and `strtod` into a static build (64 KB of the
+//! Pi Zero binary). [`start`] does the rest of what that start-up does:
+//! it ignores SIGPIPE and gives closed standard descriptors `/dev/null`.
+//! A stack overflow still ends the process, with SIGSEGV and no message.
+#![no_main]
 
+use std::ffi::{c_char, c_int, CStr};
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{error, info, warn};
@@ -14,32 +23,66 @@ use midge::broker::{SUBSCRIBE_LOG, UNSUBSCRIBE_LOG};
 use midge::config::{self, Command, Config, LogDest, LogType};
 use midge::server::Server;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+/// The process entry point: prepares the process as Rust's start-up
+/// would, runs midge with the arguments (not valid UTF-8: replaced
+/// lossily) and exits with its status, flushing stdout.
+#[no_mangle]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    start();
+    let args = (0..usize::try_from(argc).unwrap_or(0))
+        // SAFETY: the C runtime passes argc valid NUL-terminated strings.
+        .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    std::process::exit(i32::from(midge_main(args)))
+}
+
+/// What Rust's start-up does before `main` and midge relies on: SIGPIPE
+/// ignored (a write to a closed socket or pipe returns EPIPE instead of
+/// killing the broker), and descriptors 0-2 open, so that a socket never
+/// takes one of them and receives log lines.
+fn start() {
+    // SAFETY: plain libc calls on the process's own signal disposition
+    // and descriptors, before anything else runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        for fd in 0..3 {
+            if libc::fcntl(fd, libc::F_GETFD) == -1
+                && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+                && libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) == -1
+            {
+                libc::abort();
+            }
+        }
+    }
+}
+
+/// Runs midge with its command line; returns the exit status.
+fn midge_main(args: Vec<String>) -> u8 {
     if args.get(1).is_some_and(|a| a == "passwd") {
-        return ExitCode::from(midge::auth::passwd_tool::main(&args[2..]));
+        return midge::auth::passwd_tool::main(&args[2..]);
     }
     match config::parse_args(&args) {
         Err(e) => {
             eprintln!("midge: {e}");
-            ExitCode::from(3)
+            3
         }
         Ok(Command::Help(usage)) => {
             println!("{usage}");
-            ExitCode::SUCCESS
+            0
         }
         Ok(Command::Version) => {
             println!("midge version {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+            0
         }
         Ok(Command::Run(config)) => run(*config),
     }
 }
 
-fn run(config: Config) -> ExitCode {
+fn run(config: Config) -> u8 {
     if let Err(e) = init_logging(&config) {
         eprintln!("midge: cannot open log destination: {e}");
-        return ExitCode::from(1);
+        return 1;
     }
     for w in &config.warnings {
         warn!("{w}");
@@ -48,12 +91,12 @@ fn run(config: Config) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             error!("{e}");
-            return ExitCode::from(1);
+            return 1;
         }
     };
     if let Err(e) = server.stop_on_signals() {
         error!("cannot install signal handlers: {e}");
-        return ExitCode::from(1);
+        return 1;
     }
     info!("midge version {} starting", env!("CARGO_PKG_VERSION"));
     if let Some(file) = &config.config_file {
@@ -75,17 +118,17 @@ fn run(config: Config) -> ExitCode {
     if let Some(path) = &config.pid_file {
         if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
             error!("cannot write the pid file {}: {e}", path.display());
-            return ExitCode::from(1);
+            return 1;
         }
     }
     if let Some(notifier) = midge::notify::Notifier::from_env() {
         server.set_notifier(notifier);
     }
     let status = match server.run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             error!("event loop failed: {e}");
-            ExitCode::from(1)
+            1
         }
     };
     if let Some(path) = &config.pid_file {

@@ -192,9 +192,17 @@ impl Durable {
             Ok(()) => {
                 self.sync_owed = false;
                 if let Some(since) = self.failing_since.take() {
+                    // Tenths of a second in integers: formatting a float
+                    // would link float printing (14 KB on the Pi Zero).
+                    let down = now.saturating_duration_since(since);
+                    let tenths = down
+                        .as_secs()
+                        .saturating_mul(10)
+                        .saturating_add(u64::from(down.subsec_millis() + 50) / 100);
                     info!(
-                        "store: writing again after {:.1} s; QoS 1/2 accepted again",
-                        now.saturating_duration_since(since).as_secs_f32()
+                        "store: writing again after {}.{} s; QoS 1/2 accepted again",
+                        tenths / 10,
+                        tenths % 10
                     );
                     broker.set_store_down(false);
                 }
@@ -316,8 +324,9 @@ impl Durable {
                     "store: compacted to {records} records, {} bytes, in {} turns over {} ms; longest pause {} ms",
                     c.bytes,
                     c.steps,
-                    c.began.elapsed().as_millis(),
-                    c.longest.as_millis()
+                    // As u64: printing a u128 links its own division.
+                    c.began.elapsed().as_millis() as u64,
+                    c.longest.as_millis() as u64
                 );
             }
             Err(e) => warn!("store: compaction failed ({e}); the log goes on"),

@@ -17,7 +17,7 @@ use super::persist::Journal;
 use super::{Broker, Subscription};
 use crate::codec::{ByteStr, Protocol, PublishProperties, QoS, SubOptions, Will};
 use crate::session::{Enqueued, Message, Queued, SharedMessage, StoreRef, SubIds};
-use crate::store::model::{Replayed, StoredMsg, StoredSession};
+use crate::store::model::{sorted_keys, sorted_names, Replayed, StoredMsg, StoredSession};
 use crate::topic::parse_shared;
 
 /// What [`Broker::restore`] found.
@@ -61,7 +61,7 @@ impl<T> Broker<T> {
         let last_seq = replayed
             .sessions
             .values()
-            .filter_map(|s| s.out.keys().next_back())
+            .filter_map(|s| s.out.keys().max())
             .max();
         journal.next_seq = last_seq.map_or(1, |&seq| seq.saturating_add(1));
         let generation = journal.generation;
@@ -100,7 +100,10 @@ impl<T> Broker<T> {
                 })
                 .clone()
         };
-        for (&topic, &mid) in &replayed.retained {
+        // In key order, as every map below: the same input restores the
+        // same broker, down to its arenas and timers.
+        for topic in sorted_names(&replayed.retained) {
+            let mid = replayed.retained[topic];
             let msg = message(mid, &replayed.msgs[&mid]);
             if msg.expired(now) {
                 found.expired += 1;
@@ -113,7 +116,8 @@ impl<T> Broker<T> {
             found.retained += 1;
         }
         let mut wills = Vec::new();
-        for (&id, stored) in &replayed.sessions {
+        for id in sorted_keys(&replayed.sessions) {
+            let stored = &replayed.sessions[&id];
             let Some(protocol) = protocol_of(stored.level) else {
                 found.undecodable += 1;
                 continue;
@@ -128,13 +132,15 @@ impl<T> Broker<T> {
             found.sessions += 1;
             // Before its subscriptions, which are classified by its rules.
             self.sessions[sid].auth = self.client_auth(0, stored.username, stored.client_id);
-            for (&filter, &(options, sub_id)) in &stored.subs {
+            for filter in sorted_names(&stored.subs) {
+                let (options, sub_id) = stored.subs[filter];
                 if self.restore_sub(sid, filter, options, sub_id) {
                     found.subscriptions += 1;
                 }
             }
             found.messages += self.restore_out(sid, stored, &replayed, &mut message);
             let s = &mut self.sessions[sid];
+            // In any order: the session keeps its ids as a set.
             for &packet_id in &stored.incoming {
                 s.receive_qos2(packet_id);
             }
@@ -208,7 +214,8 @@ impl<T> Broker<T> {
         let mut n = 0;
         let mut dropped = Vec::new();
         let s = &mut self.sessions[sid];
-        for (&seq, o) in &stored.out {
+        for seq in sorted_keys(&stored.out) {
+            let o = &stored.out[&seq];
             let Some(qos) = QoS::from_u8(o.qos).filter(|q| *q != QoS::AtMostOnce) else {
                 continue;
             };

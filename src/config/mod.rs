@@ -225,7 +225,7 @@ pub enum LogDest {
 
 /// The whole configuration. Every field has Mosquitto 2.0's default unless
 /// its doc says otherwise.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The listeners, in config order; the default listener (`port`,
     /// `bind_address`) comes last as in Mosquitto. In local-only mode, one

@@ -113,7 +113,7 @@ fn needs_restart(old: &Config, new: &Config) -> bool {
             l.tls = Default::default();
             l.tls.cert_username = cert_username;
         }
-        format!("{c:?} {tls_on:?}")
+        (c, tls_on)
     };
     fixed(old) != fixed(new)
 }

@@ -226,8 +226,15 @@ pub(crate) fn plan(
         report.snapshot = Some((s.generation, s.records, bytes));
         plan.push((0, s.frames));
     }
-    let mut order: Vec<usize> = (0..logs.len()).collect();
-    order.sort_by_key(|&i| logs[i].0);
+    // Generation order, ties in input order. Sorting the generations
+    // themselves shares the `u64` sort the broker links anyway; there are
+    // few logs.
+    let mut generations: Vec<u64> = logs.iter().map(|l| l.0).collect();
+    generations.sort();
+    generations.dedup();
+    let order = generations
+        .iter()
+        .flat_map(|&g| (0..logs.len()).filter(move |&i| logs[i].0 == g));
     let mut last = None;
     for i in order {
         let (generation, buf) = logs[i];

@@ -41,11 +41,13 @@ impl Rules {
     /// Called when a section is complete (parse) or a client's patterns
     /// are substituted (`Acl::for_client`). Returns the list of `rules` in
     /// checking order.
-    pub(super) fn new(mut rules: Vec<Rule>) -> Rules {
-        // A stable sort keeps the file order inside each part, which makes
-        // the debug output follow the file.
-        rules.sort_by_key(|r| r.access != DENY);
-        let denies = rules.iter().take_while(|r| r.access == DENY).count();
+    pub(super) fn new(rules: Vec<Rule>) -> Rules {
+        // Splitting keeps the file order inside each part, which makes the
+        // debug output follow the file (and costs less code than a sort).
+        let (mut rules, grants): (Vec<Rule>, Vec<Rule>) =
+            rules.into_iter().partition(|r| r.access == DENY);
+        let denies = rules.len();
+        rules.extend(grants);
         Rules {
             rules: rules.into_boxed_slice(),
             denies,
