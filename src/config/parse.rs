@@ -8,7 +8,8 @@
 //! run to the end of the line (as in Mosquitto: they may contain spaces).
 //!
 //! Directives that configure one listener (`max_connections`,
-//! `max_topic_alias`, `max_qos`, `mount_point`, the TLS directives, and
+//! `max_topic_alias`, `max_qos`, `mount_point`, `protocol`, the TLS
+//! directives, and
 //! `allow_anonymous` /
 //! `allow_zero_length_clientid` when `per_listener_settings` is true) apply
 //! to the listener of the last `listener` line, or before any, to the
@@ -23,7 +24,10 @@ mod persistence;
 mod tls;
 
 use super::not_yet::NOT_YET;
-use super::{Config, ConfigError, Listener, LogDest, LogType, LogTypes, DEFAULT_PORT, MAX_PAYLOAD};
+use super::{
+    Config, ConfigError, Listener, ListenerProtocol, LogDest, LogType, LogTypes, DEFAULT_PORT,
+    DEFAULT_WEBSOCKETS_HEADERS_SIZE, MAX_PAYLOAD,
+};
 use crate::codec::QoS;
 use crate::topic::MAX_TOPIC_LEN;
 
@@ -445,13 +449,35 @@ impl Parser<'_> {
                     self.config.include_dirs.push(dir);
                 }
             }
-            "protocol" => match line.one()? {
-                "mqtt" => {}
-                "websockets" => {
-                    return Err(line.error("protocol websockets is not supported by midge yet"))
-                }
-                other => return Err(line.invalid(other, "mqtt or websockets")),
-            },
+            "protocol" => {
+                let protocol = match line.one()? {
+                    "mqtt" => ListenerProtocol::Mqtt,
+                    "websockets" => ListenerProtocol::Websockets,
+                    other => return Err(line.invalid(other, "mqtt or websockets")),
+                };
+                self.current_listener(line).protocol = protocol;
+            }
+            "websockets_headers_size" => {
+                let value = line.int(0, 65535, "an integer from 0 to 65535 (0: 8192)")?;
+                config.websockets_headers_size = match usize::try_from(value) {
+                    Ok(0) | Err(_) => DEFAULT_WEBSOCKETS_HEADERS_SIZE,
+                    Ok(n) => n,
+                };
+            }
+            // libwebsockets' own debug mask: midge has no libwebsockets,
+            // and logs its WebSocket events under `log_type websockets`.
+            "websockets_log_level" => {
+                line.int(0, i64::from(i32::MAX), "a libwebsockets log level mask")?;
+                self.config.warnings.push(format!(
+                    "{}:{}: websockets_log_level is ignored: use log_type websockets",
+                    line.file, line.number
+                ));
+            }
+            "http_dir" => {
+                return Err(line.error(
+                    "midge serves no files: a websockets listener answers only the MQTT upgrade",
+                ))
+            }
             // Mosquitto 2.0 ignores retry_interval and re-sends only on
             // reconnect. midge honours it for 3.x clients (as Mosquitto 1.x
             // did), since a config that still sets it asks for retries; 0
