@@ -12,11 +12,14 @@
 //!   kit `paho5_kit.py`), one test per check.
 //! - `mqttjs.rs`: MQTT 5 with MQTT.js under Node
 //!   (`js/mqttjs_check.js`), one test per check.
+//! - `websockets.rs`: MQTT over WebSockets with MQTT.js under Node and
+//!   with headless Chromium running MQTT.js's browser bundle.
 //!
 //! Contract: every test starts its own broker, so tests run in parallel;
 //! the broker and every client are child processes with bounded
 //! lifetimes, killed on drop, so nothing hangs. The clients come from
-//! `scripts/test.sh` (Debian's `mosquitto-clients` and `nodejs`, paho-mqtt
+//! `scripts/test.sh` (Debian's `mosquitto-clients`, `nodejs` and
+//! `chromium`, paho-mqtt
 //! in a virtualenv under `target/`, MQTT.js from
 //! `js/package-lock.json`); a missing one fails the test with what
 //! to run, nothing is skipped. `MIDGE_INTEROP_BROKER=mosquitto` runs the
@@ -29,3 +32,5 @@ mod mosquitto5;
 mod mqttjs;
 mod paho5;
 mod v311;
+#[cfg(feature = "websockets")]
+mod websockets;

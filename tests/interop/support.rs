@@ -10,7 +10,9 @@
 //!   127.0.0.1 listener and anonymous access: the reference broker the
 //!   client scripts are checked against. Tests ask [`Broker::is_midge`]
 //!   only to enable assertions on behaviour the spec allows but does not
-//!   require (such as outbound topic aliases).
+//!   require (such as outbound topic aliases). [`Broker::start_websockets`]
+//!   adds a `protocol websockets` listener on a second port (both brokers
+//!   from a generated config).
 //! - The broker and every client are killed on drop, and every wait has a
 //!   deadline, so nothing hangs. When a test fails, the broker's verbose
 //!   log is printed with the failure.
@@ -56,6 +58,8 @@ pub struct Broker {
     child: Child,
     /// The 127.0.0.1 port it listens on.
     pub port: u16,
+    /// The 127.0.0.1 port of its WebSocket listener, if it has one.
+    pub ws_port: Option<u16>,
     log: PathBuf,
     midge: bool,
 }
@@ -65,16 +69,41 @@ impl Broker {
     /// and waits until it accepts connections. Retries with another port
     /// if the chosen one was taken between probing and binding.
     pub fn start(name: &str) -> Broker {
+        Broker::launch(name, false)
+    }
+
+    /// [`Broker::start`] with a second listener, `protocol websockets`, on
+    /// [`Broker::ws_port`].
+    pub fn start_websockets(name: &str) -> Broker {
+        Broker::launch(name, true)
+    }
+
+    fn launch(name: &str, websockets: bool) -> Broker {
         let reference = reference_broker();
         let mut last_log = String::new();
         for attempt in 0..3 {
             let port = free_port();
+            let ws_port = websockets.then(free_port);
+            let ws_listener = ws_port
+                .map(|p| format!("listener {p} 127.0.0.1\nprotocol websockets\n"))
+                .unwrap_or_default();
             let stem = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("interop-{name}-{port}-{attempt}"));
             let log = stem.with_extension("log");
             let file = File::create(&log).expect("create broker log file");
             let err_file = file.try_clone().expect("clone broker log file");
             let mut command = match &reference {
+                None if websockets => {
+                    let conf = stem.with_extension("conf");
+                    std::fs::write(
+                        &conf,
+                        format!("listener {port} 127.0.0.1\n{ws_listener}allow_anonymous true\n"),
+                    )
+                    .expect("write midge config");
+                    let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
+                    c.arg("-v").arg("-c").arg(&conf);
+                    c
+                }
                 None => {
                     let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
                     c.args(["-v", "-p", &port.to_string()]);
@@ -85,7 +114,7 @@ impl Broker {
                     std::fs::write(
                         &conf,
                         format!(
-                            "listener {port} 127.0.0.1\nallow_anonymous true\n\
+                            "listener {port} 127.0.0.1\n{ws_listener}allow_anonymous true\n\
                              log_type all\nlog_dest stderr\n"
                         ),
                     )
@@ -104,6 +133,7 @@ impl Broker {
             let mut broker = Broker {
                 child,
                 port,
+                ws_port,
                 log,
                 midge: reference.is_none(),
             };
@@ -120,21 +150,26 @@ impl Broker {
         self.midge
     }
 
-    /// Polls the port until it accepts a TCP connection; false if the broker
-    /// exited or the time ran out.
+    /// Polls the ports until they accept a TCP connection; false if the
+    /// broker exited or the time ran out.
     fn wait_ready(&mut self) -> bool {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + BROKER_START;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
+        for port in std::iter::once(self.port).chain(self.ws_port) {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            loop {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return false;
+                }
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(20));
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
         }
-        false
+        true
     }
 
     fn log_text(&self) -> String {
@@ -347,7 +382,8 @@ pub struct Client {
 pub struct Finished {
     name: String,
     pub status: ExitStatus,
-    stdout: Vec<String>,
+    /// What it printed on stdout, line by line.
+    pub stdout: Vec<String>,
     stderr: Vec<String>,
 }
 
