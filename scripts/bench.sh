@@ -13,8 +13,10 @@
 #                         [--no-build] [--mosquitto-nodelay]
 #   LIST: comma separated. Scenarios: fanin fanin5 fanout fanout5 pairs
 #   latency connections subscribed (19,900 connections with a subscription
-#   each) qos1 qos1_5 qos2 (default: all); the *5 ones are the same loads
-#   over MQTT 5.0 (midge-bench --mqtt5); `v5` stands for all three.
+#   each) qos1 qos1_5 qos2 fanin_ws fanout_ws (default: all); the *5 ones
+#   are the same loads over MQTT 5.0 (midge-bench --mqtt5), `v5` stands
+#   for all three; the *_ws ones over WebSockets (midge-bench --ws, to a
+#   `protocol websockets` listener), `ws` stands for both.
 #   Brokers: midge mosquitto baseline (default: midge mosquitto).
 #   --baseline PATH: a second midge binary (e.g. an older commit's build),
 #   run as broker `baseline` in the same rotation.
@@ -25,11 +27,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT_DIR=$ROOT/scripts/out
-ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk"
+ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk fanin_ws fanout_ws"
 # Scenarios run with persistence on (both brokers): their store goes to
 # a directory of the run in $TMP; the table adds disk bytes per message.
 DISK_SCENARIOS="qos1_disk trickle_disk"
 V5_SCENARIOS="fanin5 fanout5 qos1_5"
+WS_SCENARIOS="fanin_ws fanout_ws"
 
 quick=0
 rounds=""
@@ -57,7 +60,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case ${rounds:-x} in x) rounds=$([ $quick = 1 ] && echo 1 || echo 3) ;; *[!0-9]*|0) echo "bench.sh: bad --rounds" >&2; exit 2 ;; esac
-scenarios=" $scenarios "; scenarios=${scenarios// v5 / $V5_SCENARIOS }
+scenarios=" $scenarios "; scenarios=${scenarios// v5 / $V5_SCENARIOS }; scenarios=${scenarios// ws / $WS_SCENARIOS }
 for s in $scenarios; do
   case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "bench.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
@@ -139,6 +142,8 @@ scenario_args() {
     fanin5) echo "fanin --duration $d --mqtt5" ;;
     fanout) echo "fanout --duration $d" ;;
     fanout5) echo "fanout --duration $d --mqtt5" ;;
+    fanin_ws) echo "fanin --duration $d --ws" ;;
+    fanout_ws) echo "fanout --duration $d --ws" ;;
     pairs) echo "pairs --duration $d" ;;
     latency) echo "latency --duration $d --rate 10000" ;;
     connections) echo "connections --connections $conns --hold $hold --duration 20" ;;
@@ -161,7 +166,16 @@ write_conf() { # NAME PORT FILE SCENARIO
   local disk=0
   case " $DISK_SCENARIOS " in *" $4 "*) disk=1 ;; esac
   {
-    echo "listener $2 127.0.0.1"
+    case " $WS_SCENARIOS " in
+      # The load goes to the websockets listener on PORT; the plain one
+      # beside it idles (Mosquitto 2.0 refuses to start with only a
+      # websockets listener).
+      *" $4 "*)
+        echo "listener $(($2 + 100)) 127.0.0.1"
+        echo "listener $2 127.0.0.1"
+        echo "protocol websockets" ;;
+      *) echo "listener $2 127.0.0.1" ;;
+    esac
     echo "allow_anonymous true"
     echo "max_inflight_messages 1000"
     echo "max_queued_messages 100000"

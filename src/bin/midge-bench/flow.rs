@@ -68,6 +68,9 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
         while opened < total && opened - w.ready.min(opened) < o.connect_window {
             match Conn::open(o.addr, poll.registry(), Token(opened), o.version) {
                 Ok(mut c) => {
+                    if o.websockets {
+                        c.use_websockets(o.addr);
+                    }
                     let id = format!("mb{tag}-{}-{opened}", o.scenario.name());
                     handshake::connect(&mut c.tx, id.as_bytes(), o, w.client(opened));
                     conns[opened] = Some(c);

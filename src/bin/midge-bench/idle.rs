@@ -150,6 +150,9 @@ pub fn run(o: &Opts) -> Result<Report, String> {
         while phase == Phase::Connect && opened < n && opened - st.settled < o.connect_window {
             match Conn::open(o.addr, poll.registry(), Token(opened), o.version) {
                 Ok(mut c) => {
+                    if o.websockets {
+                        c.use_websockets(o.addr);
+                    }
                     let id = format!("mb{tag}-idle-{opened}");
                     handshake::connect(&mut c.tx, id.as_bytes(), o, client);
                     conns[opened] = Some(c);

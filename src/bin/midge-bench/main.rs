@@ -23,6 +23,7 @@
 //! - `alias`: received topic aliases. `tally`: per-link
 //!   loss/duplicate/order accounting.
 //! - `histogram`: the latency histogram. `report`: the JSON line.
+//! - `ws`: `--ws`, MQTT over WebSockets at the edges of `net`.
 
 mod alias;
 mod decode;
@@ -41,6 +42,7 @@ mod report;
 mod tally;
 mod wire;
 mod world;
+mod ws;
 
 use std::process::exit;
 use std::time::Instant;

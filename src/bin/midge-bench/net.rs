@@ -9,6 +9,7 @@
 
 use crate::decode::{self, Frame, Packet};
 use crate::wire::Version;
+use crate::ws::Ws;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Registry, Token};
 use std::io::{self, Read, Write};
@@ -31,6 +32,8 @@ pub struct Conn {
     pub rx_bytes: u64,
     /// Bytes written to the socket so far.
     pub tx_bytes: u64,
+    /// The WebSocket layer, with `--ws`.
+    ws: Option<Ws>,
 }
 
 /// How a read pass ended.
@@ -96,7 +99,15 @@ impl Conn {
             version,
             rx_bytes: 0,
             tx_bytes: 0,
+            ws: None,
         })
+    }
+
+    /// Called with `--ws` right after `open`, before anything is queued:
+    /// the connection upgrades to WebSocket first and then carries its
+    /// packets in frames (see `ws`).
+    pub fn use_websockets(&mut self, addr: SocketAddr) {
+        self.ws = Some(Ws::start(addr, &mut self.tx));
     }
 
     /// Bytes queued but not yet written.
@@ -121,7 +132,14 @@ impl Conn {
                 Err(e) => return ReadEnd::Failed(format!("read: {e}")),
             };
             self.rx_bytes += n as u64;
-            let data = scratch.get(..n).unwrap_or_default();
+            let mut len = n;
+            if let Some(ws) = self.ws.as_mut() {
+                match ws.unwrap(&mut scratch[..n]) {
+                    Ok(k) => len = k,
+                    Err(e) => return ReadEnd::Failed(e),
+                }
+            }
+            let data = scratch.get(..len).unwrap_or_default();
             let result = if self.partial.is_empty() {
                 parse_all(data, version, &mut self.tx, &mut on_packet).map(|used| {
                     self.partial
@@ -136,6 +154,9 @@ impl Conn {
             if let Err(e) = result {
                 return ReadEnd::Failed(e);
             }
+            if self.ws.as_ref().is_some_and(|ws| ws.closed) {
+                return ReadEnd::Closed;
+            }
             // A short read drained the socket; on Linux a new arrival raises
             // a fresh edge, so the extra read that would say WouldBlock is
             // skipped.
@@ -148,10 +169,14 @@ impl Conn {
     /// Writes queued bytes until done or `WouldBlock`. Returns an error
     /// description when the socket failed.
     pub fn flush(&mut self) -> Result<(), String> {
-        while self.tx_pos < self.tx.len() {
+        let end = match self.ws.as_mut() {
+            Some(ws) => ws.frame(&mut self.tx),
+            None => self.tx.len(),
+        };
+        while self.tx_pos < end {
             match self
                 .stream
-                .write(self.tx.get(self.tx_pos..).unwrap_or_default())
+                .write(self.tx.get(self.tx_pos..end).unwrap_or_default())
             {
                 Ok(0) => return Err("write returned 0".into()),
                 Ok(n) => {
@@ -166,8 +191,14 @@ impl Conn {
                 Err(e) => return Err(format!("write: {e}")),
             }
         }
+        if end < self.tx.len() {
+            return Ok(()); // the rest waits for the WebSocket upgrade
+        }
         self.tx.clear();
         self.tx_pos = 0;
+        if let Some(ws) = self.ws.as_mut() {
+            ws.cleared();
+        }
         Ok(())
     }
 }

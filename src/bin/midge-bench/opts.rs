@@ -75,6 +75,8 @@ pub struct Opts {
     /// Expiry Interval that never ends), so a broker with persistence
     /// stores what it delivers to them.
     pub persistent: bool,
+    /// `--ws`: every connection speaks MQTT over WebSockets.
+    pub websockets: bool,
 }
 
 /// Largest payload the tool will send.
@@ -178,6 +180,11 @@ fn options() -> Options {
         "persistent",
         "subscribers keep a session (clean session 0 / session expiry never), as a persistence test needs",
     );
+    o.optflag(
+        "",
+        "ws",
+        "speak MQTT over WebSockets (the port is a websockets listener)",
+    );
     o.optflag("h", "help", "print this help");
     o
 }
@@ -280,6 +287,7 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         },
         topic_alias_max: num(&m, "topic-alias-max", 100)?,
         persistent: m.opt_present("persistent"),
+        websockets: m.opt_present("ws"),
     };
     if opts.version == Version::V311 && m.opt_present("topic-alias-max") {
         return Err("--topic-alias-max: topic aliases need --mqtt5".into());
