@@ -2,8 +2,9 @@
 //! the same packets, and a plain TCP client exchanges messages with a
 //! WebSocket one.
 
+use std::io::Write;
 use std::thread::sleep;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::client::{expect_eof, masked, WsClient, BINARY, CLOSE, CONTINUATION, PING, PONG};
 use crate::common::{self, publish, suback, subscribe, Client, ConnectSpec, CONNACK_ACCEPTED};
@@ -135,4 +136,32 @@ fn a_client_that_upgrades_and_hangs_up_is_let_go() {
     ws.expect_close(1000);
     // The broker still serves others.
     broker.connected("after");
+}
+
+/// A client that never finishes the upgrade request, and one that
+/// upgrades and never sends CONNECT, are closed by the broker's 10 s
+/// CONNECT timeout (the upgraded one after a close frame); others are
+/// served meanwhile.
+#[test]
+fn an_unfinished_upgrade_or_a_silent_upgraded_client_meets_the_connect_timeout() {
+    let broker = WsBroker::start();
+    let started = Instant::now();
+    let mut half = broker.tcp();
+    half.write_all(b"GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let mut silent = broker.ws();
+    broker.connected("meanwhile");
+    half.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    expect_eof(&mut half);
+    silent
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    silent.expect_close(1000);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(14),
+        "closed after {waited:?}, not by the 10 s CONNECT timeout"
+    );
 }
