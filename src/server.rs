@@ -23,7 +23,7 @@
 //! read that leaves TLS records unsent marks the link for the flush, and
 //! the flush counts records the transport still holds as output
 //! (`Stream::wants_write`), keeping WRITABLE interest until they are out.
-//! A `protocol websockets` listener's connections are [`Stream::Ws`] over
+//! A `protocol websockets` listener's connections are `Stream::Ws` over
 //! either: the same holds for the upgrade handshake and the frames the
 //! WebSocket layer sends of its own.
 
