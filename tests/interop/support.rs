@@ -74,6 +74,7 @@ impl Broker {
 
     /// [`Broker::start`] with a second listener, `protocol websockets`, on
     /// [`Broker::ws_port`].
+    #[cfg(feature = "websockets")]
     pub fn start_websockets(name: &str) -> Broker {
         Broker::launch(name, true)
     }

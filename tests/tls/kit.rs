@@ -258,6 +258,7 @@ impl TlsClient {
     }
 
     /// The TLS stream itself, for a protocol on top (WebSocket).
+    #[cfg(feature = "websockets")]
     pub fn into_stream(self) -> StreamOwned<ClientConnection, TcpStream> {
         self.stream
     }
