@@ -22,12 +22,10 @@ use std::time::Duration;
 
 mod persistence;
 mod tls;
+mod websockets;
 
 use super::not_yet::NOT_YET;
-use super::{
-    Config, ConfigError, Listener, ListenerProtocol, LogDest, LogType, LogTypes, DEFAULT_PORT,
-    DEFAULT_WEBSOCKETS_HEADERS_SIZE, MAX_PAYLOAD,
-};
+use super::{Config, ConfigError, Listener, LogDest, LogType, LogTypes, DEFAULT_PORT, MAX_PAYLOAD};
 use crate::codec::QoS;
 use crate::topic::MAX_TOPIC_LEN;
 
@@ -234,6 +232,9 @@ impl Parser<'_> {
             return done;
         }
         if let Some(done) = tls::directive(self, line) {
+            return done;
+        }
+        if let Some(done) = websockets::directive(self, line) {
             return done;
         }
         let config = &mut self.config;
@@ -448,35 +449,6 @@ impl Parser<'_> {
                     self.include_dir(line, &dir, depth)?;
                     self.config.include_dirs.push(dir);
                 }
-            }
-            "protocol" => {
-                let protocol = match line.one()? {
-                    "mqtt" => ListenerProtocol::Mqtt,
-                    "websockets" => ListenerProtocol::Websockets,
-                    other => return Err(line.invalid(other, "mqtt or websockets")),
-                };
-                self.current_listener(line).protocol = protocol;
-            }
-            "websockets_headers_size" => {
-                let value = line.int(0, 65535, "an integer from 0 to 65535 (0: 8192)")?;
-                config.websockets_headers_size = match usize::try_from(value) {
-                    Ok(0) | Err(_) => DEFAULT_WEBSOCKETS_HEADERS_SIZE,
-                    Ok(n) => n,
-                };
-            }
-            // libwebsockets' own debug mask: midge has no libwebsockets,
-            // and logs its WebSocket events under `log_type websockets`.
-            "websockets_log_level" => {
-                line.int(0, i64::from(i32::MAX), "a libwebsockets log level mask")?;
-                self.config.warnings.push(format!(
-                    "{}:{}: websockets_log_level is ignored: use log_type websockets",
-                    line.file, line.number
-                ));
-            }
-            "http_dir" => {
-                return Err(line.error(
-                    "midge serves no files: a websockets listener answers only the MQTT upgrade",
-                ))
             }
             // Mosquitto 2.0 ignores retry_interval and re-sends only on
             // reconnect. midge honours it for 3.x clients (as Mosquitto 1.x

@@ -79,7 +79,7 @@ fn websockets_log_level_is_accepted_with_a_warning() {
     let c = ok("websockets_log_level 255\n");
     assert_eq!(
         c.warnings,
-        ["t.conf:1: websockets_log_level is ignored: use log_type websockets"]
+        ["t.conf:1: websockets_log_level is ignored (midge has no libwebsockets)"]
     );
     assert!(err("websockets_log_level loud\n").contains("invalid value 'loud'"));
 }
