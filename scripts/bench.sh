@@ -13,10 +13,13 @@
 #                         [--no-build] [--mosquitto-nodelay]
 #   LIST: comma separated. Scenarios: fanin fanin5 fanout fanout5 pairs
 #   latency connections subscribed (19,900 connections with a subscription
-#   each) qos1 qos1_5 qos2 fanin_ws fanout_ws (default: all); the *5 ones
+#   each) qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk fanin_tls
+#   qos1_tls handshakes_tls fanin_ws fanout_ws (default: all); the *5 ones
 #   are the same loads over MQTT 5.0 (midge-bench --mqtt5), `v5` stands
-#   for all three; the *_ws ones over WebSockets (midge-bench --ws, to a
-#   `protocol websockets` listener), `ws` stands for both.
+#   for all three; the *_tls ones go through a TLS listener (certificates
+#   made with openssl), `tls` stands for all three; the *_ws ones speak
+#   MQTT over WebSockets (midge-bench --ws, to a `protocol websockets`
+#   listener), `ws` stands for both.
 #   Brokers: midge mosquitto baseline (default: midge mosquitto).
 #   --baseline PATH: a second midge binary (e.g. an older commit's build),
 #   run as broker `baseline` in the same rotation.
@@ -27,11 +30,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT_DIR=$ROOT/scripts/out
-ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk fanin_ws fanout_ws"
+ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk fanin_tls qos1_tls handshakes_tls fanin_ws fanout_ws"
 # Scenarios run with persistence on (both brokers): their store goes to
 # a directory of the run in $TMP; the table adds disk bytes per message.
 DISK_SCENARIOS="qos1_disk trickle_disk"
 V5_SCENARIOS="fanin5 fanout5 qos1_5"
+# Scenarios through a TLS listener, with the certificates made below.
+TLS_SCENARIOS="fanin_tls qos1_tls handshakes_tls"
+# Scenarios through a websockets listener.
 WS_SCENARIOS="fanin_ws fanout_ws"
 
 quick=0
@@ -43,7 +49,7 @@ duration=""
 build=1
 nodelay=0
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -60,7 +66,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case ${rounds:-x} in x) rounds=$([ $quick = 1 ] && echo 1 || echo 3) ;; *[!0-9]*|0) echo "bench.sh: bad --rounds" >&2; exit 2 ;; esac
-scenarios=" $scenarios "; scenarios=${scenarios// v5 / $V5_SCENARIOS }; scenarios=${scenarios// ws / $WS_SCENARIOS }
+scenarios=" $scenarios "; scenarios=${scenarios// v5 / $V5_SCENARIOS }; scenarios=${scenarios// tls / $TLS_SCENARIOS }; scenarios=${scenarios// ws / $WS_SCENARIOS }
 for s in $scenarios; do
   case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "bench.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
@@ -94,6 +100,31 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# ---- TLS certificates --------------------------------------------------
+# One CA and one server certificate for 127.0.0.1, both EC P-256, so that
+# both brokers sign with the same key type; every broker gets the same
+# files. Mosquitto drops root privileges to its own user before it reads
+# them, hence the modes (a throwaway key in a directory of this run).
+TLS_DIR=$TMP/tls
+needs_tls=0
+for t in $scenarios; do case " $TLS_SCENARIOS " in *" $t "*) needs_tls=1 ;; esac; done
+if [ $needs_tls = 1 ]; then
+  command -v openssl >/dev/null || { echo "bench.sh: openssl is needed for the *_tls scenarios" >&2; exit 1; }
+  chmod 711 "$TMP"; mkdir -m 755 "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+    openssl req -x509 -new -key ca.key -sha256 -days 2 -subj "/CN=midge bench CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.pem
+    openssl ecparam -name prime256v1 -genkey -noout -out server.key
+    openssl req -new -key server.key -subj "/CN=127.0.0.1" -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' > server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -sha256 \
+      -extfile server.ext -out server.pem 2>/dev/null
+    chmod 644 server.key server.pem ca.pem
+  ) || { echo "bench.sh: openssl could not make the TLS certificates" >&2; exit 1; }
+fi
 
 # ---- build -------------------------------------------------------------
 if [ $build = 1 ]; then
@@ -157,14 +188,20 @@ scenario_args() {
     # One QoS 1 message a second to a persistent subscriber: the SD card
     # figure (bytes written per message when nothing else happens).
     trickle_disk) echo "latency --qos 1 --rate 1 --persistent --duration $(awk -v d="$d" 'BEGIN {print (d < 20 ? 20 : d)}')" ;;
+    # fanin and qos1 through TLS; connection churn with a full TLS 1.3
+    # handshake each (CONNECT, CONNACK, DISCONNECT, close; 100 at once).
+    fanin_tls) echo "fanin --duration $d --tls $TLS_DIR/ca.pem" ;;
+    qos1_tls) echo "qos --qos 1 --duration $d --tls $TLS_DIR/ca.pem" ;;
+    handshakes_tls) echo "handshakes --duration $d --tls $TLS_DIR/ca.pem" ;;
   esac
 }
 
 # ---- brokers -----------------------------------------------------------
 # Equivalent settings: no persistence, limits raised so neither drops.
 write_conf() { # NAME PORT FILE SCENARIO
-  local disk=0
+  local disk=0 tls=0
   case " $DISK_SCENARIOS " in *" $4 "*) disk=1 ;; esac
+  case " $TLS_SCENARIOS " in *" $4 "*) tls=1 ;; esac
   {
     case " $WS_SCENARIOS " in
       # The load goes to the websockets listener on PORT; the plain one
@@ -176,6 +213,10 @@ write_conf() { # NAME PORT FILE SCENARIO
         echo "protocol websockets" ;;
       *) echo "listener $2 127.0.0.1" ;;
     esac
+    if [ $tls = 1 ]; then
+      echo "certfile $TLS_DIR/server.pem"
+      echo "keyfile $TLS_DIR/server.key"
+    fi
     echo "allow_anonymous true"
     echo "max_inflight_messages 1000"
     echo "max_queued_messages 100000"
@@ -286,7 +327,7 @@ for round in $(seq "$rounds"); do
       syncs=$(sed -n 's/.*store: [0-9]* commits, \([0-9]*\) syncs.*/\1/p' "$log" | tail -n 1)
       [ -n "$syncs" ] && [ -n "$line" ] && line="${line%\}},\"broker_syncs\":$syncs}"
       echo "$line" >> "$RAW"
-      echo "round $round $scen $broker: $(echo "$line" | grep -o '"msgs_per_sec":[0-9]*\|"connect_rate":[0-9]*\|"sub_rx_bytes_per_msg":[0-9.]*\|"errors":[0-9]*\|"first_error":"[^"]*"' | tr '\n' ' ')" >&2
+      echo "round $round $scen $broker: $(echo "$line" | grep -o '"msgs_per_sec":[0-9]*\|"connect_rate":[0-9]*\|"handshakes_per_sec":[0-9]*\|"sub_rx_bytes_per_msg":[0-9.]*\|"errors":[0-9]*\|"first_error":"[^"]*"' | tr '\n' ' ')" >&2
     done
   done
 done
@@ -315,12 +356,13 @@ def stats(all_runs):
         cpu = r.get("broker_cpu_s")
         return r["received"] / cpu if cpu and r.get("received") else None
     return {
-        "msgs/s": med([r.get("msgs_per_sec") for r in rs if "received" in r and r.get("scenario") != "connections"]),
+        "msgs/s": med([r.get("msgs_per_sec") for r in rs if "received" in r and r.get("scenario") not in ("connections", "handshakes")]),
         "msgs/cpu-s": med([per_cpu(r) for r in rs]),
         "p50 us": med([r.get("p50_us") for r in rs]),
         "p99 us": med([r.get("p99_us") for r in rs]),
         "p99.9 us": med([r.get("p999_us") for r in rs]),
-        "conn/s": med([r.get("connect_rate") for r in rs]),
+        "conn/s": med([r.get("connect_rate", r.get("handshakes_per_sec")) for r in rs]),
+        "conn/cpu-s": med([r["connections"] / r["broker_cpu_s"] if r.get("scenario") == "handshakes" and r.get("broker_cpu_s") else None for r in rs]),
         "B/conn": med([r.get("broker_bytes_per_conn") for r in rs]),
         "sub B/msg": med([r.get("sub_rx_bytes_per_msg") for r in rs]),
         "pub B/msg": med([r.get("pub_tx_bytes_per_msg") for r in rs]),
@@ -333,7 +375,7 @@ def stats(all_runs):
         "runs": str(n) if ok == n else f"{ok}/{n}",
     }
 
-cols = ["msgs/s", "msgs/cpu-s", "p50 us", "p99 us", "p99.9 us", "conn/s", "B/conn",
+cols = ["msgs/s", "msgs/cpu-s", "p50 us", "p99 us", "p99.9 us", "conn/s", "conn/cpu-s", "B/conn",
         "sub B/msg", "pub B/msg", "cpu s", "hwm MB", "wchar B/msg", "dev B/msg", "syncs/s",
         "errors", "runs"]
 def fmt(v):
@@ -363,7 +405,8 @@ for s in order:
 w = [max(len(str(x)) for x in col) for col in zip(head, *table)]
 print("medians over the runs that exited 0 (runs = ok/all when some failed); msgs/cpu-s = delivered messages per broker CPU-second; B/conn = broker RSS per idle connection;")
 print("sub B/msg = bytes subscribers read per message received, pub B/msg = bytes publishers wrote per message sent")
-print("brokers: " + sys.argv[2] + "; *5 scenarios speak MQTT 5.0")
+print("conn/cpu-s = connections completed per broker CPU-second (handshakes: connect, TLS handshake, CONNECT, CONNACK, DISCONNECT, close); latency of handshakes = connect to CONNACK")
+print("brokers: " + sys.argv[2] + "; *5 scenarios speak MQTT 5.0; *_tls ones TLS 1.3 with an EC P-256 certificate; *_ws ones MQTT over WebSockets")
 print("  ".join(h.rjust(n) for h, n in zip(head, w)))
 for row in table:
     print("  ".join(str(x).rjust(n) for x, n in zip(row, w)))

@@ -13,6 +13,8 @@
 //! - [`broker`]: the protocol logic, driven by bytes and the time; no
 //!   sockets.
 //! - [`server`]: the mio event loop that connects the broker to sockets.
+//! - [`notify`]: telling systemd (`NOTIFY_SOCKET`) when the broker is
+//!   ready, reloading or stopping.
 //! - [`transport`]: a connection's byte stream, plain TCP, TLS, or
 //!   WebSocket over either.
 //! - `tls` (the `tls` feature): TLS listeners with rustls: loading the
@@ -34,6 +36,7 @@ pub mod config;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz;
+pub mod notify;
 pub mod outbuf;
 pub mod persistence;
 pub mod server;

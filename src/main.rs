@@ -1,6 +1,8 @@
 //! The `midge` binary: parse the command line and config file, set up
-//! logging, bind the listeners and run the event loop until SIGINT/SIGTERM;
-//! or, as `midge passwd ...`, edit a password file and exit.
+//! logging, bind the listeners, write the `pid_file` if one is configured,
+//! and run the event loop until SIGINT/SIGTERM (telling systemd when it is
+//! ready if `NOTIFY_SOCKET` is set); or, as
+//! `midge passwd ...`, edit a password file and exit.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -70,13 +72,28 @@ fn run(config: Config) -> ExitCode {
         };
         info!("listening on {addr} ({tls}{anonymous})");
     }
-    match server.run() {
+    if let Some(path) = &config.pid_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            error!("cannot write the pid file {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(notifier) = midge::notify::Notifier::from_env() {
+        server.set_notifier(notifier);
+    }
+    let status = match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("event loop failed: {e}");
             ExitCode::from(1)
         }
+    };
+    if let Some(path) = &config.pid_file {
+        if let Err(e) = std::fs::remove_file(path) {
+            warn!("cannot remove the pid file {}: {e}", path.display());
+        }
     }
+    status
 }
 
 /// Sends log lines, prefixed by Unix time as Mosquitto does, to every

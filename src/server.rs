@@ -44,6 +44,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::broker::{Broker, CloseCause, ListenerPolicy, Settings, MQTT_MAX_PACKET};
 use crate::config::{CertUsername, Config};
+use crate::notify::Notifier;
 use crate::persistence::Durable;
 use crate::session::QueueLimits;
 use crate::transport::Stream;
@@ -102,6 +103,8 @@ pub struct Server {
     durable: Option<Durable>,
     /// Links whose output waits for the store (see `persistence.rs`).
     held: Vec<usize>,
+    /// The service manager to tell about readiness, reloads and stopping.
+    notifier: Option<Notifier>,
 }
 
 /// Empties a signal pipe (each signal wrote a byte).
@@ -218,6 +221,7 @@ impl Server {
             rx_scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             durable,
             held: Vec::new(),
+            notifier: None,
         })
     }
 
@@ -259,9 +263,31 @@ impl Server {
         Ok(())
     }
 
+    /// Called before [`Server::run`] when systemd asked for notifications
+    /// (see [`crate::notify`]): `run` sends READY=1 before its first poll,
+    /// RELOADING=1 and READY=1 around each SIGHUP reload and STOPPING=1
+    /// on a stop signal.
+    pub fn set_notifier(&mut self, notifier: Notifier) {
+        self.notifier = Some(notifier);
+    }
+
+    /// Tells the service manager, if any, that clients are being served.
+    fn notify_ready(&mut self) {
+        if let Some(n) = self.notifier.as_mut() {
+            let addrs: Vec<String> = self
+                .listeners
+                .iter()
+                .filter_map(|l| l.local_addr().ok())
+                .map(|a| a.to_string())
+                .collect();
+            n.ready(&format!("listening on {}", addrs.join(", ")));
+        }
+    }
+
     /// Serves until stopped; then closes every connection and returns.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS);
+        self.notify_ready();
         loop {
             // While the store cannot write, output waits for the retry.
             let retry = self.durable.as_ref().and_then(Durable::retry_at);
@@ -291,12 +317,21 @@ impl Server {
                     SIGNALS => {
                         drain(self.signals.as_mut());
                         info!("signal received: stopping");
+                        if !stopping {
+                            if let Some(n) = self.notifier.as_mut() {
+                                n.stopping();
+                            }
+                        }
                         stopping = true;
                     }
                     RELOAD => {
                         drain(self.reload_signal.as_mut());
                         info!("SIGHUP received: reloading");
+                        if let Some(n) = self.notifier.as_mut() {
+                            n.reloading();
+                        }
                         self.reload();
+                        self.notify_ready();
                     }
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE, now),
                     Token(id) => {

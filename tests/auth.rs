@@ -360,3 +360,34 @@ fn a_malformed_password_file_stops_the_start_naming_file_and_line() {
     let named = format!("{}:2: ", pw.display());
     assert!(err.contains(&named), "{err}");
 }
+
+/// The file a fresh package install leaves: empty, mode 0640. midge starts
+/// on it, says in the log that nobody can log in yet, refuses every client;
+/// `midge passwd -b` adds a user to it without changing its mode, and after
+/// SIGHUP that user is let in.
+#[test]
+fn an_empty_password_file_refuses_everyone_until_a_user_is_added() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new("empty");
+    let pw = dir.path("passwd");
+    fs::write(&pw, "").expect("passwd");
+    fs::set_permissions(&pw, fs::Permissions::from_mode(0o640)).expect("chmod");
+    fs::write(dir.path("acl"), ACL).expect("acl");
+    let m = start(&dir);
+    m.wait_log(
+        "no users yet, so every client giving a user name is refused",
+        1,
+    );
+    assert_eq!(connect(m.port, 4, "c", Some("alice"), Some("x")).1, 0x04);
+    assert_eq!(connect(m.port, 4, "c", None, None).1, 0x05);
+
+    passwd(&["-b", pw.to_str().expect("utf-8"), "alice", "alice-secret"]);
+    let mode = fs::metadata(&pw).expect("passwd").permissions().mode();
+    assert_eq!(mode & 0o777, 0o640, "midge passwd kept the mode");
+    m.signal("-HUP");
+    m.wait_log("reload: password files read", 1);
+    assert_eq!(
+        connect(m.port, 4, "c", Some("alice"), Some("alice-secret")).1,
+        0x00
+    );
+}

@@ -103,7 +103,7 @@ fn bad_config_file_is_refused_naming_file_line_and_directive() {
     let dir = std::env::temp_dir().join(format!("midge-signals-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("bad.conf");
-    std::fs::write(&conf, "listener 18999 127.0.0.1\npassword_file /etc/pw\n").unwrap();
+    std::fs::write(&conf, "listener 18999 127.0.0.1\nuser mosquitto\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_midge"))
         .args(["-c", conf.to_str().unwrap()])
         .output()
@@ -112,7 +112,83 @@ fn bad_config_file_is_refused_naming_file_line_and_directive() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.conf:2: password_file: directive not supported by midge yet"),
+        err.contains("bad.conf:2: user: directive not supported by midge yet"),
+        "{err}"
+    );
+}
+
+/// `pid_file` (as in Debian's mosquitto.conf): written with midge's pid
+/// once it listens, removed after SIGTERM; a pid file that cannot be
+/// written stops the start with status 1, naming the file (as Mosquitto).
+#[test]
+fn pid_file_is_written_at_start_and_removed_at_exit() {
+    let dir = std::env::temp_dir().join(format!("midge-signals-pid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pid_file = dir.join("midge.pid");
+    let conf = dir.join("pid.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npid_file {}\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    let mut broker = Running(
+        Command::new(env!("CARGO_BIN_EXE_midge"))
+            .args(["-c", conf.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("midge starts"),
+    );
+    // Written once the listeners are bound: then the port answers.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _c = client(port);
+    let written = std::fs::read_to_string(&pid_file).expect("pid file written");
+    assert_eq!(written, format!("{}\n", broker.0.id()));
+    Command::new("kill")
+        .args(["-TERM", &broker.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while broker.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "midge still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pid_file.exists(), "pid file removed at exit");
+
+    let unwritable = dir.join("no-such-dir").join("midge.pid");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\npid_file {}\n",
+            unwritable.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_midge"))
+        .args(["-c", conf.to_str().unwrap()])
+        .output()
+        .expect("midge runs");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "cannot write the pid file {}",
+            unwritable.display()
+        )),
         "{err}"
     );
 }

@@ -77,7 +77,9 @@ pub fn load_acls(config: &Config) -> Result<Vec<Option<Rc<acl::Acl>>>, AuthFileE
 
 /// Each listener's password file, parsed (`None`: none applies), in
 /// listener order; the lines of users who cannot log in (a hash midge
-/// cannot check, a user named twice) are logged as warnings. The first
+/// cannot check, a user named twice) are logged as warnings, and so is a
+/// file with no user at all (as a packaged install starts: every client
+/// giving a user name is refused until `midge passwd` adds one). The first
 /// file that cannot be read or parsed is the error.
 pub fn load_passwords(
     config: &Config,
@@ -86,6 +88,14 @@ pub fn load_passwords(
         let file = password::PasswordFile::load(path)?;
         for w in file.warnings() {
             log::warn!("{w}");
+        }
+        if file.is_empty() {
+            log::warn!(
+                "{}: no users yet, so every client giving a user name is refused; \
+                 add one with `midge passwd {} USER`, then reload",
+                path.display(),
+                path.display()
+            );
         }
         Ok(file)
     })

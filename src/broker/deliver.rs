@@ -77,6 +77,8 @@ impl<T> Broker<T> {
             }
         } else if matches.len() > 1 {
             matches.retain(|(sid, sub)| !skip(*sid, sub));
+            // Several copies: their connections can tell the topic's run.
+            self.routing_run = self.runs.of(&msg.topic);
             // Overlapping subscriptions of one session: stamp each session
             // with this message and merge its options, without sorting.
             self.route_stamp += 1;
@@ -120,6 +122,7 @@ impl<T> Broker<T> {
                 self.deliver(sid as usize, msg, qos, msg.retain && rap, ids, now);
             }
         }
+        self.routing_run = 0;
         self.route_scratch = matches;
         if !self.shared.is_empty() {
             any |= self.route_shared(msg, now);
@@ -214,6 +217,7 @@ impl<T> Broker<T> {
                     packet_id: 0,
                     sub_ids: sub_ids.as_slice(),
                     mount: self.settings.mount(link.listener),
+                    run: self.routing_run,
                 };
                 if !fits(link, msg, &send, now) {
                     self.dropped_for(sid, DropCause::TooLarge);
@@ -383,6 +387,7 @@ impl<T> Broker<T> {
                 packet_id: 0,
                 sub_ids: q.sub_ids.as_slice(),
                 mount,
+                run: 0,
             };
             if !fits(link, &q.msg, &send, now) {
                 too_large += 1;
@@ -486,6 +491,7 @@ impl<T> Broker<T> {
                         packet_id: f.packet_id,
                         sub_ids: f.sub_ids.as_slice(),
                         mount,
+                        run: 0,
                     };
                     write_publish(link, &f.msg, &send, now);
                     self.stats.messages_sent += 1;

@@ -68,7 +68,8 @@ pub(super) struct V5Link {
     pub inbound: Vec<Option<ByteStr>>,
     /// Outbound aliases, assigned first come, first served: entry `i` is
     /// the topic of alias `i + 1`.
-    pub outbound: Vec<Box<str>>,
+    /// With each, the topic run (see [`TopicRuns`]) it last matched.
+    pub outbound: Vec<(Box<str>, u64)>,
     /// The entry of `outbound` used last: consecutive messages mostly share
     /// their topic, so it is compared first.
     pub recent: usize,
@@ -89,15 +90,32 @@ impl V5Link {
     /// The table is at most [`OUT_ALIAS_CAP`] entries, so a scan (after the
     /// most recent entry) costs less than hashing the topic for every
     /// subscriber copy, as a hash map would.
-    pub fn alias_for<'t>(&mut self, topic: &'t str) -> (&'t str, Option<u16>) {
+    ///
+    /// `run` is the message's topic run ([`TopicRuns`], 0 for none): when
+    /// the most recent entry last matched the same run, it is the same
+    /// topic, and no string is compared (fan-out: the first subscriber
+    /// compares, the others do not).
+    #[inline]
+    pub fn alias_for<'t>(&mut self, topic: &'t str, run: u64) -> (&'t str, Option<u16>) {
+        if run != 0 && self.outbound.get(self.recent).is_some_and(|e| e.1 == run) {
+            // Inlined into each subscriber copy: the fan-out case.
+            return ("", Some(self.recent as u16 + 1));
+        }
+        self.alias_by_name(topic, run)
+    }
+
+    /// [`V5Link::alias_for`] when the run does not tell: by the topic.
+    #[inline(never)]
+    fn alias_by_name<'t>(&mut self, topic: &'t str, run: u64) -> (&'t str, Option<u16>) {
         if self.out_max == 0 {
             return (topic, None);
         }
         let found = match self.outbound.get(self.recent) {
-            Some(t) if **t == *topic => Some(self.recent),
-            _ => self.outbound.iter().position(|t| **t == *topic),
+            Some((t, _)) if **t == *topic => Some(self.recent),
+            _ => self.outbound.iter().position(|(t, _)| **t == *topic),
         };
         if let Some(i) = found {
+            self.outbound[i].1 = run;
             self.recent = i;
             return ("", Some(i as u16 + 1));
         }
@@ -105,9 +123,52 @@ impl V5Link {
         if next >= usize::from(self.out_max) {
             return (topic, None);
         }
-        self.outbound.push(topic.into());
+        self.outbound.push((topic.into(), run));
         self.recent = next;
         (topic, Some(next as u16 + 1))
+    }
+}
+
+/// Numbers runs of consecutive routed messages with the same topic, so
+/// that the connections a message fans out to can tell "same topic as the
+/// last message I aliased" by comparing two integers. A run's number is
+/// never reused, so equal numbers mean equal topics; 0 means "not
+/// numbered" (a topic longer than the buffer kept).
+#[derive(Debug)]
+pub(super) struct TopicRuns {
+    last: [u8; RUN_TOPIC_MAX],
+    len: usize,
+    run: u64,
+}
+
+/// Longest topic [`TopicRuns`] numbers.
+const RUN_TOPIC_MAX: usize = 96;
+
+impl TopicRuns {
+    /// Called when a message is about to be delivered to several
+    /// connections. Returns its topic's run number.
+    pub(super) fn of(&mut self, topic: &str) -> u64 {
+        let t = topic.as_bytes();
+        if t.len() > RUN_TOPIC_MAX {
+            return 0;
+        }
+        if self.run != 0 && self.last[..self.len] == *t {
+            return self.run;
+        }
+        self.last[..t.len()].copy_from_slice(t);
+        self.len = t.len();
+        self.run += 1;
+        self.run
+    }
+}
+
+impl Default for TopicRuns {
+    fn default() -> TopicRuns {
+        TopicRuns {
+            last: [0; RUN_TOPIC_MAX],
+            len: 0,
+            run: 0,
+        }
     }
 }
 
@@ -232,5 +293,63 @@ pub(super) fn take_listed<T>(
         if let Some(l) = links.get_mut(id) {
             l.listed &= !bit;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_runs_number_each_run_once_and_never_reuse_a_number() {
+        let mut runs = TopicRuns::default();
+        let a = runs.of("house/a");
+        assert_eq!(runs.of("house/a"), a, "the same run");
+        let b = runs.of("house/b");
+        let a2 = runs.of("house/a");
+        assert!(
+            a != 0 && b != a && a2 != a && a2 != b,
+            "a new run: {a} {b} {a2}"
+        );
+        assert_eq!(runs.of(&"x".repeat(RUN_TOPIC_MAX + 1)), 0, "too long: none");
+        // Unnumbered, it does not end the run: equal numbers still mean
+        // equal topics.
+        assert_eq!(runs.of("house/a"), a2);
+    }
+
+    fn link(out_max: u16) -> V5Link {
+        V5Link {
+            max_packet: u32::MAX,
+            problem_info: true,
+            inbound: Vec::new(),
+            outbound: Vec::new(),
+            recent: 0,
+            out_max,
+            blocked_since: 0,
+        }
+    }
+
+    #[test]
+    fn a_matching_run_reuses_the_alias_and_other_runs_compare_the_topic() {
+        let mut runs = TopicRuns::default();
+        let mut l = link(2);
+        let r1 = runs.of("t/1");
+        assert_eq!(l.alias_for("t/1", r1), ("t/1", Some(1)), "set up");
+        assert_eq!(l.alias_for("t/1", r1), ("", Some(1)));
+        let r2 = runs.of("t/2");
+        assert_eq!(l.alias_for("t/2", r2), ("t/2", Some(2)));
+        // Back to t/1 in a new run, and with no run at all: found by name.
+        let r3 = runs.of("t/1");
+        assert_eq!(l.alias_for("t/1", r3), ("", Some(1)));
+        assert_eq!(l.alias_for("t/1", 0), ("", Some(1)));
+        assert_eq!(
+            l.alias_for("t/3", runs.of("t/3")),
+            ("t/3", None),
+            "table full"
+        );
+        // A run number only ever stands for its own topic: t/2's run does
+        // not make t/3 look like alias 2.
+        assert_eq!(l.alias_for("t/2", r2), ("", Some(2)));
+        assert_eq!(l.alias_for("t/3", 0), ("t/3", None));
     }
 }

@@ -240,6 +240,11 @@ pub struct Broker<T> {
     next_generation: u32,
     /// Reused buffers for routing and timers (no allocation per message).
     route_scratch: Vec<(u32, Subscription)>,
+    /// Numbers the topics of messages routed to several connections, and
+    /// the number of the one being routed (0 otherwise; see
+    /// `link::TopicRuns`).
+    runs: link::TopicRuns,
+    routing_run: u64,
     group_scratch: Vec<u32>,
     /// Links to disconnect for not reading (see `deliver::note_overflow`).
     overflowed: Vec<usize>,
@@ -291,6 +296,8 @@ impl<T> Broker<T> {
             per_listener,
             next_generation: 0,
             route_scratch: Vec::new(),
+            runs: link::TopicRuns::default(),
+            routing_run: 0,
             group_scratch: Vec::new(),
             overflowed: Vec::new(),
             cert_names: Vec::new(),

@@ -20,6 +20,8 @@ pub(super) struct Send<'a> {
     pub sub_ids: &'a [u32],
     /// The listener's mount point ("" for none), taken off the topic.
     pub mount: &'a str,
+    /// The message's topic run (see `link::TopicRuns`), 0 for none.
+    pub run: u64,
 }
 
 /// The topic a client of a listener with mount point `mount` sees.
@@ -79,7 +81,7 @@ fn header<'a>(
 pub(super) fn write_publish<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_>, now: Instant) {
     let topic = client_topic(&msg.topic, send.mount);
     let (topic, alias) = match link.v5.as_deref_mut() {
-        Some(v5) if v5.out_max > 0 => v5.alias_for(topic),
+        Some(v5) if v5.out_max > 0 => v5.alias_for(topic, send.run),
         _ => (topic, None),
     };
     let header = header(msg, send, topic, alias, now);

@@ -336,6 +336,9 @@ pub struct Config {
     /// `log_dest` (default stderr). Several lines add up; empty after
     /// `log_dest none`.
     pub log_dest: Vec<LogDest>,
+    /// `pid_file` (default none): where midge writes its process id once
+    /// the listeners are bound; removed again at a clean exit.
+    pub pid_file: Option<PathBuf>,
     /// `include_dir` directories read, in order (default none).
     pub include_dirs: Vec<PathBuf>,
     /// `-v`/`--verbose` (default false): log everything, overriding
@@ -381,6 +384,7 @@ impl Default for Config {
             retry_interval: None,
             log_types: LogTypes::mosquitto_default(),
             log_dest: vec![LogDest::Stderr],
+            pid_file: None,
             include_dirs: Vec::new(),
             websockets_headers_size: DEFAULT_WEBSOCKETS_HEADERS_SIZE,
             verbose: false,

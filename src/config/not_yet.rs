@@ -46,7 +46,6 @@ pub(super) const NOT_YET: &[&str] = &[
     "notifications",
     "notifications_local_only",
     "password",
-    "pid_file",
     "plugin",
     "remote_clientid",
     "remote_password",

@@ -437,6 +437,7 @@ impl Parser<'_> {
                 self.log_types = Some(current.with(kind));
             }
             "log_dest" => self.log_dest(line)?,
+            "pid_file" => self.config.pid_file = Some(line.path()?),
             "include_dir" => {
                 let dir = line.path()?;
                 if depth > 0 {

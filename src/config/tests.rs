@@ -439,6 +439,16 @@ fn max_keepalive_range_is_10_to_65535() {
 }
 
 #[test]
+fn pid_file_is_a_path() {
+    assert_eq!(parse("").pid_file, None);
+    assert_eq!(
+        parse("pid_file /run/mosquitto/mosquitto.pid\n").pid_file,
+        Some(PathBuf::from("/run/mosquitto/mosquitto.pid"))
+    );
+    assert!(error("pid_file\n").contains("pid_file"));
+}
+
+#[test]
 fn sys_interval_zero_disables() {
     assert_eq!(parse("sys_interval 0\n").sys_interval, None);
     assert_eq!(
@@ -899,7 +909,6 @@ fn mosquitto_directives_midge_lacks_are_refused_by_name() {
         "bridge_cafile /etc/ca.pem",
         "bridge_certfile /etc/cert.pem",
         "connection bridge-01",
-        "pid_file /run/mosquitto.pid",
         "user mosquitto",
         "auth_opt_backend files",
         "plugin_opt_x y",

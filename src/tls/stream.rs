@@ -207,3 +207,7 @@ impl Write for TlsStream {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;

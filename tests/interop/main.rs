@@ -10,6 +10,8 @@
 //!   alias, will delay).
 //! - `paho5.rs`: MQTT 5 with paho-mqtt (`paho5_check.py` on the connection
 //!   kit `paho5_kit.py`), one test per check.
+//! - `paho_tls.rs`: paho-mqtt's `tls_set` against a TLS listener, MQTT
+//!   3.1.1 and 5.0 (`paho_tls_check.py`); with the `tls` feature.
 //! - `mqttjs.rs`: MQTT 5 with MQTT.js under Node
 //!   (`js/mqttjs_check.js`), one test per check.
 //! - `websockets.rs`: MQTT over WebSockets with MQTT.js under Node and
@@ -31,6 +33,8 @@ mod support;
 mod mosquitto5;
 mod mqttjs;
 mod paho5;
+#[cfg(feature = "tls")]
+mod paho_tls;
 mod v311;
 #[cfg(feature = "websockets")]
 mod websockets;

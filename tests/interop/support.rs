@@ -10,9 +10,10 @@
 //!   127.0.0.1 listener and anonymous access: the reference broker the
 //!   client scripts are checked against. Tests ask [`Broker::is_midge`]
 //!   only to enable assertions on behaviour the spec allows but does not
-//!   require (such as outbound topic aliases). [`Broker::start_websockets`]
-//!   adds a `protocol websockets` listener on a second port (both brokers
-//!   from a generated config).
+//!   require (such as outbound topic aliases). [`Broker::start_tls`] gives
+//!   either broker a TLS listener instead, and [`Broker::start_websockets`]
+//!   adds a `protocol websockets` listener on a second port (both from a
+//!   generated config).
 //! - The broker and every client are killed on drop, and every wait has a
 //!   deadline, so nothing hangs. When a test fails, the broker's verbose
 //!   log is printed with the failure.
@@ -69,57 +70,58 @@ impl Broker {
     /// and waits until it accepts connections. Retries with another port
     /// if the chosen one was taken between probing and binding.
     pub fn start(name: &str) -> Broker {
-        Broker::launch(name, false)
+        Broker::launch(name, None, false)
+    }
+
+    /// [`Broker::start`] with a TLS listener instead of a plain one: the
+    /// listener gets `certfile` and `keyfile` (PEM files) in a generated
+    /// config, for midge and the reference broker alike.
+    #[cfg(feature = "tls")]
+    pub fn start_tls(name: &str, certfile: &Path, keyfile: &Path) -> Broker {
+        Broker::launch(name, Some((certfile, keyfile)), false)
     }
 
     /// [`Broker::start`] with a second listener, `protocol websockets`, on
     /// [`Broker::ws_port`].
     #[cfg(feature = "websockets")]
     pub fn start_websockets(name: &str) -> Broker {
-        Broker::launch(name, true)
+        Broker::launch(name, None, true)
     }
 
-    fn launch(name: &str, websockets: bool) -> Broker {
+    /// Starts the broker, plain or with the TLS files given, and with a
+    /// WebSocket listener if asked; see [`Broker::start`].
+    fn launch(name: &str, tls: Option<(&Path, &Path)>, websockets: bool) -> Broker {
         let reference = reference_broker();
         let mut last_log = String::new();
         for attempt in 0..3 {
             let port = free_port();
             let ws_port = websockets.then(free_port);
-            let ws_listener = ws_port
-                .map(|p| format!("listener {p} 127.0.0.1\nprotocol websockets\n"))
-                .unwrap_or_default();
             let stem = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("interop-{name}-{port}-{attempt}"));
             let log = stem.with_extension("log");
             let file = File::create(&log).expect("create broker log file");
             let err_file = file.try_clone().expect("clone broker log file");
-            let mut command = match &reference {
-                None if websockets => {
-                    let conf = stem.with_extension("conf");
-                    std::fs::write(
-                        &conf,
-                        format!("listener {port} 127.0.0.1\n{ws_listener}allow_anonymous true\n"),
-                    )
-                    .expect("write midge config");
-                    let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
-                    c.arg("-v").arg("-c").arg(&conf);
-                    c
-                }
-                None => {
+            let conf = stem.with_extension("conf");
+            let mut command = match (&reference, tls) {
+                (None, None) if !websockets => {
                     let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
                     c.args(["-v", "-p", &port.to_string()]);
                     c
                 }
-                Some(program) => {
-                    let conf = stem.with_extension("conf");
-                    std::fs::write(
+                (None, files) => {
+                    write_config(&conf, port, files, ws_port, "");
+                    let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
+                    c.arg("-v").arg("-c").arg(&conf);
+                    c
+                }
+                (Some(program), files) => {
+                    write_config(
                         &conf,
-                        format!(
-                            "listener {port} 127.0.0.1\n{ws_listener}allow_anonymous true\n\
-                             log_type all\nlog_dest stderr\n"
-                        ),
-                    )
-                    .expect("write Mosquitto config");
+                        port,
+                        files,
+                        ws_port,
+                        "log_type all\nlog_dest stderr\n",
+                    );
                     let mut c = Command::new(program);
                     c.arg("-c").arg(&conf);
                     c
@@ -201,6 +203,30 @@ impl Drop for Broker {
             );
         }
     }
+}
+
+/// Writes a broker config with a 127.0.0.1 listener on `port` (TLS with
+/// `tls`'s certificate and key files), a plain `protocol websockets` one
+/// on `ws_port` if given, anonymous access, and `extra`.
+fn write_config(
+    conf: &Path,
+    port: u16,
+    tls: Option<(&Path, &Path)>,
+    ws_port: Option<u16>,
+    extra: &str,
+) {
+    let mut text = format!("listener {port} 127.0.0.1\nallow_anonymous true\n");
+    if let Some((certfile, keyfile)) = tls {
+        text += &format!(
+            "certfile {}\nkeyfile {}\n",
+            certfile.display(),
+            keyfile.display()
+        );
+    }
+    if let Some(p) = ws_port {
+        text += &format!("listener {p} 127.0.0.1\nprotocol websockets\n");
+    }
+    std::fs::write(conf, text + extra).expect("write the broker config");
 }
 
 /// The Mosquitto binary named by `MIDGE_INTEROP_BROKER`, if any.

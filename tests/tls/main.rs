@@ -13,6 +13,7 @@
 //! - `start.rs`: bad, unreadable or expired files stop the real binary at
 //!   start with the file named.
 //! - `clients.rs`: `mosquitto_pub`/`mosquitto_sub` over TLS.
+//! - `bench.rs`: `midge-bench --tls` (message scenarios and handshakes).
 //! - `process.rs`: the real binary and the Mosquitto clients as child
 //!   processes with deadlines.
 //! - `websockets.rs` (with the `websockets` feature): MQTT over WebSocket
@@ -24,6 +25,7 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
+mod bench;
 mod clients;
 mod identity;
 mod kit;

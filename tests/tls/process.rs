@@ -101,18 +101,20 @@ impl Drop for Midge {
 /// Runs a Mosquitto client tool with `args` to completion (killed at the
 /// deadline); fails the test with what to install when it is missing.
 pub fn mosquitto(tool: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(tool)
-        .args(args)
+    let install = "install Mosquitto's command-line clients \
+                   (apt-get install mosquitto-clients, or run scripts/test.sh)";
+    run_to_end(Command::new(tool).args(args), install)
+}
+
+/// Runs `command` to completion, killing it at [`DEADLINE`], and returns
+/// what it printed; `install` says what to do when it cannot start.
+pub fn run_to_end(command: &mut Command, install: &str) -> Output {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {tool} ({e}): install Mosquitto's command-line clients \
-                 (apt-get install mosquitto-clients, or run scripts/test.sh)"
-            )
-        });
+        .unwrap_or_else(|e| panic!("cannot run {command:?} ({e}): {install}"));
     let until = Instant::now() + DEADLINE;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() >= until {

@@ -140,6 +140,12 @@ impl Hash {
         }
     }
 
+    /// True for the kinds made to be slow to check ($7$, $argon2id$), whose
+    /// successful checks are worth remembering (see `PasswordFile::check`).
+    pub(super) fn is_slow(&self) -> bool {
+        matches!(self, Hash::Pbkdf2 { .. } | Hash::Argon2id { .. })
+    }
+
     /// A rough cost of one check in 1 KiB block operations: 1 for `$6$`,
     /// a quarter of the iterations for `$7$` (each hashes 256 bytes), m
     /// times t for Argon2id, 0 for an unsupported kind.

@@ -474,3 +474,37 @@ fn split_line_follows_the_line_rules() {
     );
     assert!(split_line("a").is_err());
 }
+
+#[test]
+fn a_slow_hash_is_computed_once_per_accepted_password() {
+    let file = parse(MOSQUITTO);
+    let remembered = |f: &PasswordFile, user: &str| f.users[user].accepted.get().is_some();
+    assert!(!remembered(&file, "alice"));
+    assert_eq!(file.check("alice", Some(b"wrong")), Verdict::WrongPassword);
+    assert!(!remembered(&file, "alice"), "a failure is not remembered");
+    assert_eq!(
+        file.check("alice", Some(b"alice-secret")),
+        Verdict::Accepted
+    );
+    assert!(remembered(&file, "alice"));
+    // From memory, and a wrong password is still checked in full.
+    assert_eq!(
+        file.check("alice", Some(b"alice-secret")),
+        Verdict::Accepted
+    );
+    assert_eq!(
+        file.check("alice", Some(b"alice-secreT")),
+        Verdict::WrongPassword
+    );
+    assert_eq!(file.check("alice", None), Verdict::WrongPassword);
+    // The digest is keyed per user: bob's cannot stand in for alice's.
+    assert_eq!(file.check("bob", Some(b"hunter2")), Verdict::Accepted);
+    assert!(
+        !remembered(&file, "bob"),
+        "$6$ is one SHA-512: nothing to save"
+    );
+    // Another load has another key and remembers nothing.
+    let again = parse(MOSQUITTO);
+    assert!(!remembered(&again, "alice"));
+    assert_ne!(file.key, again.key);
+}

@@ -177,11 +177,17 @@ fn serve(mut stream: TcpStream, sub: Arc<Mutex<Option<Sub>>>, forward: Forward) 
 /// Starts the fake broker on a free loopback port for one publisher and
 /// one subscriber connection; returns the port.
 pub fn broker(forward: Forward) -> u16 {
+    broker_for(forward, 2)
+}
+
+/// [`broker`] for `connections` connections in all, one after another or
+/// at once (it closes each one at its DISCONNECT).
+pub fn broker_for(forward: Forward, connections: usize) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let sub: Arc<Mutex<Option<Sub>>> = Arc::default();
     std::thread::spawn(move || {
-        for stream in listener.incoming().take(2) {
+        for stream in listener.incoming().take(connections) {
             let sub = Arc::clone(&sub);
             let stream = stream.unwrap();
             std::thread::spawn(move || serve(stream, sub, forward));

@@ -15,6 +15,7 @@ use crate::net::{self, Conn, SCRATCH};
 use crate::opts::{Opts, Scenario};
 use crate::plan::plan;
 use crate::report::Report;
+use crate::socket::Dialer;
 use crate::wire::{self, Stamp};
 use crate::world::{Stage, World};
 use mio::{Events, Poll, Token};
@@ -49,6 +50,7 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
     let mut w = World::new(o, &plan(o, tag));
     let total = w.roles.len();
 
+    let dialer = Dialer::new(o)?;
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(1024);
     let mut scratch = vec![0u8; SCRATCH];
@@ -66,11 +68,8 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
     while phase != Phase::Done {
         // Open connections while fewer than connect_window await CONNACK.
         while opened < total && opened - w.ready.min(opened) < o.connect_window {
-            match Conn::open(o.addr, poll.registry(), Token(opened), o.version) {
+            match Conn::open(&dialer, poll.registry(), Token(opened), o.version) {
                 Ok(mut c) => {
-                    if o.websockets {
-                        c.use_websockets(o.addr);
-                    }
                     let id = format!("mb{tag}-{}-{opened}", o.scenario.name());
                     handshake::connect(&mut c.tx, id.as_bytes(), o, w.client(opened));
                     conns[opened] = Some(c);
@@ -112,7 +111,7 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
         );
         for (c, why, conn) in closed.drain(..) {
             w.report.error(|| format!("connection {c}: {why}"));
-            w.retire(c, conn.rx_bytes, conn.tx_bytes);
+            w.retire(c, conn.rx_bytes(), conn.tx_bytes());
         }
 
         if phase == Phase::Setup && w.report.errors > 0 {
@@ -182,10 +181,10 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
                 .for_each(|c| wire::pingreq(&mut c.tx));
         }
         for (c, slot) in conns.iter_mut().enumerate() {
-            if let Some(conn) = slot.as_mut().filter(|k| k.pending() > 0 && k.writable) {
+            if let Some(conn) = slot.as_mut().filter(|k| k.has_output() && k.writable) {
                 if let Err(e) = conn.flush() {
                     w.report.error(|| format!("connection {c}: {e}"));
-                    w.retire(c, conn.rx_bytes, conn.tx_bytes);
+                    w.retire(c, conn.rx_bytes(), conn.tx_bytes());
                     *slot = None;
                 }
             }
@@ -205,11 +204,13 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
         }
     }
 
+    let mut tls = None;
     for (c, slot) in conns.iter_mut().enumerate() {
         if let Some(conn) = slot.take().as_mut() {
-            wire::disconnect(&mut conn.tx);
+            tls = tls.or_else(|| conn.tls_summary());
+            conn.close();
             let _ = conn.flush();
-            w.retire(c, conn.rx_bytes, conn.tx_bytes);
+            w.retire(c, conn.rx_bytes(), conn.tx_bytes());
         }
     }
     let (got, _) = w.delivered();
@@ -219,7 +220,9 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
     } else {
         t0.elapsed().as_secs_f64()
     };
-    Ok(w.finish(seconds))
+    let mut r = w.finish(seconds);
+    r.tls = tls;
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use crate::decode::Packet;
 use crate::handshake::{self, Client};
 use crate::net::{self, Conn, SCRATCH};
 use crate::opts::Opts;
+use crate::procfs::rss_kb;
 use crate::report::Report;
+use crate::socket::Dialer;
 use crate::wire::{self, Version};
 use mio::{Events, Poll, Token};
 use std::time::{Duration, Instant};
@@ -34,13 +36,6 @@ enum Phase {
     Hold(Instant),
     Ping(Instant),
     Done,
-}
-
-/// Reads VmRSS of a process in kB from /proc; `None` when unavailable.
-pub fn rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Counters of the run, apart from the sockets.
@@ -110,6 +105,7 @@ impl State {
 pub fn run(o: &Opts) -> Result<Report, String> {
     let n = o.connections;
     let tag = std::process::id();
+    let dialer = Dialer::new(o)?;
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(4096);
     let mut scratch = vec![0u8; SCRATCH];
@@ -148,11 +144,8 @@ pub fn run(o: &Opts) -> Result<Report, String> {
 
     while phase != Phase::Done {
         while phase == Phase::Connect && opened < n && opened - st.settled < o.connect_window {
-            match Conn::open(o.addr, poll.registry(), Token(opened), o.version) {
+            match Conn::open(&dialer, poll.registry(), Token(opened), o.version) {
                 Ok(mut c) => {
-                    if o.websockets {
-                        c.use_websockets(o.addr);
-                    }
                     let id = format!("mb{tag}-idle-{opened}");
                     handshake::connect(&mut c.tx, id.as_bytes(), o, client);
                     conns[opened] = Some(c);
@@ -218,7 +211,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
                 .for_each(|c| wire::pingreq(&mut c.tx));
         }
         for (c, slot) in conns.iter_mut().enumerate() {
-            if let Some(conn) = slot.as_mut().filter(|k| k.pending() > 0 && k.writable) {
+            if let Some(conn) = slot.as_mut().filter(|k| k.has_output() && k.writable) {
                 if let Err(e) = conn.flush() {
                     st.report.error(|| format!("connection {c}: {e}"));
                     st.stages[c] = Stage::Closed;
@@ -237,11 +230,14 @@ pub fn run(o: &Opts) -> Result<Report, String> {
         }
     }
 
+    let mut tls = None;
     for conn in conns.iter_mut().flatten() {
-        wire::disconnect(&mut conn.tx);
+        tls = tls.or_else(|| conn.tls_summary());
+        conn.close();
         let _ = conn.flush();
     }
     let mut r = st.report;
+    r.tls = tls;
     let connect_secs = st.last_connack.duration_since(start).as_secs_f64();
     r.connect_rate = Some(if connect_secs > 0.0 {
         st.connacks as f64 / connect_secs

@@ -2,10 +2,11 @@
 //!
 //! `midge-bench SCENARIO [flags]` opens many client connections from one
 //! single-threaded mio loop, drives one load shape (fanin, fanout, pairs,
-//! latency, connections, qos) and prints exactly one JSON line with what it
-//! measured. Every connection speaks 3.1.1, or 5.0 with `--mqtt5`. It
-//! speaks raw MQTT bytes through its own small codec and does not link the
-//! midge library, so it measures midge and Mosquitto alike.
+//! latency, connections, qos, handshakes) and prints exactly one JSON line
+//! with what it measured. Every connection speaks 3.1.1, or 5.0 with
+//! `--mqtt5`, over TCP or, with `--tls CAFILE` (and the `tls` feature),
+//! over TLS. It speaks raw MQTT bytes through its own small codec and does
+//! not link the midge library, so it measures midge and Mosquitto alike.
 //!
 //! Exit status: 0 on success; 1 when the run had errors or, at QoS 1/2,
 //! any lost, duplicated or reordered message (the first error also goes to
@@ -16,16 +17,19 @@
 //! - `wire`: the client-side encoders. `decode`: what the broker sends,
 //!   with `props` for MQTT 5 property blocks and `reason` for code names.
 //! - `handshake`: CONNECT per role; CONNACK, SUBACK, DISCONNECT checks.
-//! - `net`: one non-blocking connection with its buffers.
+//! - `net`: one non-blocking connection with its buffers, over `socket`
+//!   (TCP, or TLS through `tls`, counting the bytes at the TCP socket).
 //! - `plan`: who publishes and subscribes where. `world`: the protocol
 //!   state of a message run. `flow`: its event loop. `idle`: the
-//!   connections scenario.
+//!   connections scenario. `churn`: the handshakes scenario. `procfs`:
+//!   the broker's memory and CPU time from /proc.
 //! - `alias`: received topic aliases. `tally`: per-link
 //!   loss/duplicate/order accounting.
 //! - `histogram`: the latency histogram. `report`: the JSON line.
 //! - `ws`: `--ws`, MQTT over WebSockets at the edges of `net`.
 
 mod alias;
+mod churn;
 mod decode;
 #[cfg(test)]
 mod fake;
@@ -36,10 +40,14 @@ mod idle;
 mod net;
 mod opts;
 mod plan;
+mod procfs;
 mod props;
 mod reason;
 mod report;
+mod socket;
 mod tally;
+#[cfg(feature = "tls")]
+mod tls;
 mod wire;
 mod world;
 mod ws;
@@ -63,6 +71,7 @@ fn main() {
     };
     let result = match o.scenario {
         opts::Scenario::Connections => idle::run(&o),
+        opts::Scenario::Handshakes => churn::run(&o),
         _ => flow::run(&o, origin),
     };
     match result {

@@ -1,26 +1,30 @@
-//! One client connection of the bench: a non-blocking mio socket, the
-//! protocol version its packets are decoded with, the bytes of a partial
-//! packet carried between reads, an output buffer flushed once per loop
-//! turn, and the bytes it has read and written.
+//! One client connection of the bench: a non-blocking socket (plain or
+//! TLS, see `socket`), with `--ws` a WebSocket layer above it (see `ws`),
+//! the protocol version its packets are decoded with,
+//! the bytes of a partial packet carried between reads, an output buffer
+//! flushed once per loop turn, and the bytes its TCP socket has read and
+//! written.
 //!
 //! Reads go through one large scratch buffer shared by all connections, so
 //! ten thousand idle connections cost no read buffers; only a packet split
 //! across reads is copied into the connection's own `partial` vector.
 
 use crate::decode::{self, Frame, Packet};
-use crate::wire::Version;
+use crate::socket::{Dialer, Socket};
+use crate::wire::{self, Version};
 use crate::ws::Ws;
-use mio::net::TcpStream;
 use mio::{Events, Interest, Registry, Token};
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::io;
+
+/// Why [`handle_events`] took a connection the broker closed.
+pub const CLOSED_BY_BROKER: &str = "closed by the broker";
 
 /// Size of the shared read buffer.
 pub const SCRATCH: usize = 256 * 1024;
 
 /// A client connection.
 pub struct Conn {
-    stream: TcpStream,
+    socket: Socket,
     partial: Vec<u8>,
     /// Bytes waiting to be written; encoders append here.
     pub tx: Vec<u8>,
@@ -28,10 +32,6 @@ pub struct Conn {
     /// False after a write hit `WouldBlock`, true again on a writable event.
     pub writable: bool,
     version: Version,
-    /// Bytes read from the socket so far.
-    pub rx_bytes: u64,
-    /// Bytes written to the socket so far.
-    pub tx_bytes: u64,
     /// The WebSocket layer, with `--ws`.
     ws: Option<Ws>,
 }
@@ -78,41 +78,68 @@ where
 }
 
 impl Conn {
-    /// Starts a non-blocking connect to `addr` and registers the socket for
-    /// read and write readiness under `token`; what the broker sends is
-    /// decoded at `version`.
+    /// Starts a non-blocking connect with `dialer` and registers the
+    /// socket for read and write readiness under `token`; what the broker
+    /// sends is decoded at `version`. With `--ws` the upgrade request is
+    /// queued first, and the packets queued after it travel in frames.
     pub fn open(
-        addr: SocketAddr,
+        dialer: &Dialer,
         registry: &Registry,
         token: Token,
         version: Version,
     ) -> io::Result<Conn> {
-        let mut stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        let mut socket = dialer.dial()?;
+        registry.register(
+            &mut socket.tcp.tcp,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let mut tx = Vec::new();
+        let ws = dialer.websockets.then(|| Ws::start(dialer.addr, &mut tx));
         Ok(Conn {
-            stream,
+            socket,
             partial: Vec::new(),
-            tx: Vec::new(),
+            tx,
             tx_pos: 0,
             writable: true,
             version,
-            rx_bytes: 0,
-            tx_bytes: 0,
-            ws: None,
+            ws,
         })
     }
 
-    /// Called with `--ws` right after `open`, before anything is queued:
-    /// the connection upgrades to WebSocket first and then carries its
-    /// packets in frames (see `ws`).
-    pub fn use_websockets(&mut self, addr: SocketAddr) {
-        self.ws = Some(Ws::start(addr, &mut self.tx));
+    /// True while bytes are queued that may go out now (with `--ws`,
+    /// only the upgrade request until it is answered), or TLS records
+    /// wait for the socket: the loop flushes such a connection when it is
+    /// writable.
+    pub fn has_output(&self) -> bool {
+        let end = match &self.ws {
+            Some(ws) => ws.sendable(self.tx.len()),
+            None => self.tx.len(),
+        };
+        self.tx_pos < end || self.socket.wants_write()
     }
 
-    /// Bytes queued but not yet written.
-    pub fn pending(&self) -> usize {
-        self.tx.len() - self.tx_pos
+    /// Bytes the TCP socket has read so far (TLS records included).
+    pub fn rx_bytes(&self) -> u64 {
+        self.socket.rx_bytes()
+    }
+
+    /// Bytes the TCP socket has written so far (TLS records included).
+    pub fn tx_bytes(&self) -> u64 {
+        self.socket.tx_bytes()
+    }
+
+    /// The negotiated TLS parameters (see `Tls::summary`); `None` for
+    /// plain TCP or before the handshake ended.
+    pub fn tls_summary(&self) -> Option<String> {
+        self.socket.tls_summary()
+    }
+
+    /// Called when the run ends the connection: queues DISCONNECT and,
+    /// with TLS, `close_notify`; the next flush sends them.
+    pub fn close(&mut self) {
+        wire::disconnect(&mut self.tx);
+        self.socket.close();
     }
 
     /// Called on a readable event: reads until the socket is drained and
@@ -124,17 +151,16 @@ impl Conn {
     {
         let version = self.version;
         loop {
-            let n = match self.stream.read(scratch) {
+            let n = match self.socket.read(scratch) {
                 Ok(0) => return ReadEnd::Closed,
                 Ok(n) => n,
                 Err(e) if would_block(&e) => return ReadEnd::Open,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return ReadEnd::Failed(format!("read: {e}")),
             };
-            self.rx_bytes += n as u64;
             let mut len = n;
             if let Some(ws) = self.ws.as_mut() {
-                match ws.unwrap(&mut scratch[..n]) {
+                match ws.unwrap(scratch.get_mut(..n).unwrap_or_default()) {
                     Ok(k) => len = k,
                     Err(e) => return ReadEnd::Failed(e),
                 }
@@ -159,15 +185,17 @@ impl Conn {
             }
             // A short read drained the socket; on Linux a new arrival raises
             // a fresh edge, so the extra read that would say WouldBlock is
-            // skipped.
-            if n < scratch.len() {
+            // skipped (unless TLS saw the end: the next read says so).
+            if n < scratch.len() && !self.socket.ended() {
                 return ReadEnd::Open;
             }
         }
     }
 
-    /// Writes queued bytes until done or `WouldBlock`. Returns an error
-    /// description when the socket failed.
+    /// Writes queued bytes (with `--ws`, framed first, and only the
+    /// upgrade request until the broker answered it), then any TLS records
+    /// still waiting, until done or `WouldBlock` (which clears
+    /// `writable`). Returns an error description when the socket failed.
     pub fn flush(&mut self) -> Result<(), String> {
         let end = match self.ws.as_mut() {
             Some(ws) => ws.frame(&mut self.tx),
@@ -175,14 +203,12 @@ impl Conn {
         };
         while self.tx_pos < end {
             match self
-                .stream
+                .socket
                 .write(self.tx.get(self.tx_pos..end).unwrap_or_default())
             {
-                Ok(0) => return Err("write returned 0".into()),
-                Ok(n) => {
-                    self.tx_pos += n;
-                    self.tx_bytes += n as u64;
-                }
+                // The TLS handshake holds plaintext back: a later turn.
+                Ok(0) => return Ok(()),
+                Ok(n) => self.tx_pos += n,
                 Err(e) if would_block(&e) => {
                     self.writable = false;
                     return Ok(());
@@ -192,14 +218,30 @@ impl Conn {
             }
         }
         if end < self.tx.len() {
-            return Ok(()); // the rest waits for the WebSocket upgrade
+            // The rest waits for the WebSocket upgrade; TLS records that
+            // wait still go out.
+            return match self.socket.flush() {
+                Err(e) if !would_block(&e) => Err(format!("write: {e}")),
+                Err(_) => {
+                    self.writable = false;
+                    Ok(())
+                }
+                Ok(()) => Ok(()),
+            };
         }
         self.tx.clear();
         self.tx_pos = 0;
         if let Some(ws) = self.ws.as_mut() {
             ws.cleared();
         }
-        Ok(())
+        match self.socket.flush() {
+            Ok(()) => Ok(()),
+            Err(e) if would_block(&e) => {
+                self.writable = false;
+                Ok(())
+            }
+            Err(e) => Err(format!("write: {e}")),
+        }
     }
 }
 
@@ -228,7 +270,7 @@ pub fn handle_events<F>(
         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
             let why = match conn.read_packets(scratch, |p, tx| on_packet(c, p, tx)) {
                 ReadEnd::Open => continue,
-                ReadEnd::Closed => "closed by the broker".to_string(),
+                ReadEnd::Closed => CLOSED_BY_BROKER.to_string(),
                 ReadEnd::Failed(e) => e,
             };
             if let Some(conn) = conns[c].take() {

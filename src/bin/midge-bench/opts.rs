@@ -25,6 +25,9 @@ pub enum Scenario {
     Connections,
     /// QoS 1 or 2 throughput with a bounded in-flight window.
     Qos,
+    /// Connection churn: connect (TLS handshake with `--tls`), CONNECT,
+    /// CONNACK, DISCONNECT, close, with a bounded number in flight.
+    Handshakes,
 }
 
 impl Scenario {
@@ -37,6 +40,7 @@ impl Scenario {
             Scenario::Latency => "latency",
             Scenario::Connections => "connections",
             Scenario::Qos => "qos",
+            Scenario::Handshakes => "handshakes",
         }
     }
 }
@@ -56,6 +60,8 @@ pub struct Opts {
     pub pairs: usize,
     /// Messages per second for the latency scenario.
     pub rate: u64,
+    /// Connections of the connections scenario; for handshakes, the most
+    /// to complete (0 = until `duration` ends).
     pub connections: usize,
     pub subscribe: bool,
     pub hold: Duration,
@@ -77,6 +83,10 @@ pub struct Opts {
     pub persistent: bool,
     /// `--ws`: every connection speaks MQTT over WebSockets.
     pub websockets: bool,
+    /// `--tls CAFILE`: every connection speaks TLS and trusts the CA
+    /// certificates in this file.
+    #[cfg(feature = "tls")]
+    pub tls: Option<std::path::PathBuf>,
 }
 
 /// Largest payload the tool will send.
@@ -84,9 +94,10 @@ const MAX_SIZE: usize = 16 * 1024 * 1024;
 
 /// The usage text.
 pub fn usage() -> String {
-    let brief = "usage: midge-bench fanin|fanout|pairs|latency|connections|qos [flags]\n\
-                 Drives MQTT 3.1.1 (or, with --mqtt5, 5.0) load at a loopback broker\n\
-                 and prints one JSON line.";
+    let brief =
+        "usage: midge-bench fanin|fanout|pairs|latency|connections|qos|handshakes [flags]\n\
+                 Drives MQTT 3.1.1 (or, with --mqtt5, 5.0) load, over TCP or TLS (either\n\
+                 with --ws, over WebSockets), at a loopback broker and prints one JSON line.";
     options().usage(brief)
 }
 
@@ -128,7 +139,12 @@ fn options() -> Options {
     o.optopt("", "subscribers", "subscribers for fanout (100)", "N");
     o.optopt("", "pairs", "publisher/subscriber pairs (50)", "N");
     o.optopt("", "rate", "messages per second for latency (10000)", "N");
-    o.optopt("", "connections", "idle connections (10000)", "N");
+    o.optopt(
+        "",
+        "connections",
+        "idle connections (10000); handshakes: how many to complete (no bound)",
+        "N",
+    );
     o.optflag(
         "",
         "subscribe",
@@ -183,7 +199,13 @@ fn options() -> Options {
     o.optflag(
         "",
         "ws",
-        "speak MQTT over WebSockets (the port is a websockets listener)",
+        "speak MQTT over WebSockets (the port is a websockets listener; with --tls, wss)",
+    );
+    o.optopt(
+        "",
+        "tls",
+        "connect with TLS, trusting the CA certificates in this PEM file",
+        "CAFILE",
     );
     o.optflag("h", "help", "print this help");
     o
@@ -237,6 +259,7 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         Some("latency") => Scenario::Latency,
         Some("connections") => Scenario::Connections,
         Some("qos") => Scenario::Qos,
+        Some("handshakes") => Scenario::Handshakes,
         Some(other) => return Err(format!("unknown scenario {other}\n{}", usage())),
         None => return Err(usage()),
     };
@@ -258,6 +281,16 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
     }
     let default_publishers = if scenario == Scenario::Qos { 4 } else { 8 };
     let default_window = if scenario == Scenario::Qos { 100 } else { 1000 };
+    let churn = scenario == Scenario::Handshakes;
+    let tls = m.opt_str("tls").map(std::path::PathBuf::from);
+    #[cfg(not(feature = "tls"))]
+    if tls.is_some() {
+        return Err(
+            "--tls: this midge-bench was built without the `tls` feature \
+                    (build it with the default features)"
+                .into(),
+        );
+    }
     let opts = Opts {
         scenario,
         addr: SocketAddr::new(ip, port),
@@ -269,7 +302,7 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         subscribers: num(&m, "subscribers", 100)?,
         pairs: num(&m, "pairs", 50)?,
         rate: num(&m, "rate", 10_000)?,
-        connections: num(&m, "connections", 10_000)?,
+        connections: num(&m, "connections", if churn { 0 } else { 10_000 })?,
         subscribe: m.opt_present("subscribe"),
         hold: secs(&m, "hold", 5.0)?,
         window: num(&m, "window", default_window)?,
@@ -288,6 +321,8 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         topic_alias_max: num(&m, "topic-alias-max", 100)?,
         persistent: m.opt_present("persistent"),
         websockets: m.opt_present("ws"),
+        #[cfg(feature = "tls")]
+        tls,
     };
     if opts.version == Version::V311 && m.opt_present("topic-alias-max") {
         return Err("--topic-alias-max: topic aliases need --mqtt5".into());
@@ -297,7 +332,6 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         ("subscribers", opts.subscribers as u64),
         ("pairs", opts.pairs as u64),
         ("rate", opts.rate),
-        ("connections", opts.connections as u64),
         ("credit", opts.credit),
         ("connect-window", opts.connect_window as u64),
     ];
@@ -305,6 +339,9 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         if v == 0 {
             return Err(format!("--{name}: must be at least 1"));
         }
+    }
+    if opts.connections == 0 && !churn {
+        return Err("--connections: must be at least 1".into());
     }
     if !(1..=65_535).contains(&opts.window) {
         return Err("--window: must be 1..=65535 (packet identifiers are 16 bits)".into());
@@ -346,6 +383,35 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((o.version, o.topic_alias_max), (Version::V5, 0));
+        let o = parse(&args("handshakes")).unwrap().unwrap();
+        assert_eq!((o.scenario, o.connections), (Scenario::Handshakes, 0));
+        assert_eq!(
+            parse(&args("connections")).unwrap().unwrap().connections,
+            10_000
+        );
+    }
+
+    #[test]
+    fn tls_needs_the_feature() {
+        let parsed = parse(&args("fanin --tls ca.pem"));
+        #[cfg(feature = "tls")]
+        assert_eq!(
+            parsed.unwrap().unwrap().tls.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        #[cfg(not(feature = "tls"))]
+        assert!(parsed.unwrap_err().contains("without the `tls` feature"));
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
+    fn ws_and_tls_combine_into_wss() {
+        let o = parse(&args("handshakes --ws --tls ca.pem"))
+            .unwrap()
+            .unwrap();
+        assert!(o.websockets);
+        assert_eq!(o.tls.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert!(!parse(&args("fanin")).unwrap().unwrap().websockets);
     }
 
     #[test]
@@ -356,6 +422,7 @@ mod tests {
             "fanin --qos 3",
             "qos --qos 0",
             "pairs --pairs 0",
+            "connections --connections 0",
             "latency --duration 0",
             "qos --window 70000",
             "nosuch",

@@ -29,7 +29,11 @@ pub fn plan(o: &Opts, tag: u32) -> Plan {
                 .map(|_| (format!("{pfx}/fan"), 0..1))
                 .collect(),
         },
-        Scenario::Pairs | Scenario::Latency | Scenario::Qos | Scenario::Connections => {
+        Scenario::Pairs
+        | Scenario::Latency
+        | Scenario::Qos
+        | Scenario::Connections
+        | Scenario::Handshakes => {
             let n = match o.scenario {
                 Scenario::Pairs => o.pairs,
                 Scenario::Qos => o.publishers,

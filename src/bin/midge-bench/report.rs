@@ -32,8 +32,16 @@ pub struct Report {
     /// The smallest Receive Maximum a broker announced below `--window`;
     /// the publishers' window was lowered to it.
     pub broker_receive_max: Option<u16>,
+    /// With `--tls`: the negotiated protocol, cipher suite and key
+    /// exchange of the first connection.
+    pub tls: Option<String>,
     pub connections: u64,
     pub connect_rate: Option<f64>,
+    /// Handshakes scenario: connections completed per second.
+    pub handshakes_per_sec: Option<f64>,
+    /// Handshakes scenario with `--broker-pid`: the broker's CPU seconds
+    /// from the first connect to the last close.
+    pub handshake_cpu_s: Option<f64>,
     pub alive: Option<u64>,
     pub broker_rss_kb: Option<(u64, u64)>,
     pub errors: u64,
@@ -136,11 +144,25 @@ impl Report {
         if let Some(n) = self.broker_receive_max {
             let _ = write!(o, ",\"broker_receive_max\":{n}");
         }
+        if let Some(t) = &self.tls {
+            o.push_str(",\"tls\":");
+            quote(&mut o, t);
+        }
         if self.connections > 0 {
             let _ = write!(o, ",\"connections\":{}", self.connections);
         }
         if let Some(rate) = self.connect_rate {
             let _ = write!(o, ",\"connect_rate\":{rate:.0}");
+        }
+        if let Some(rate) = self.handshakes_per_sec {
+            let _ = write!(o, ",\"handshakes_per_sec\":{rate:.0}");
+        }
+        if let Some(cpu) = self.handshake_cpu_s {
+            let _ = write!(o, ",\"handshake_cpu_s\":{cpu:.3}");
+            if cpu > 0.0 {
+                let per = self.connections as f64 / cpu;
+                let _ = write!(o, ",\"handshakes_per_cpu_s\":{per:.0}");
+            }
         }
         if let Some(alive) = self.alive {
             let _ = write!(o, ",\"alive\":{alive}");

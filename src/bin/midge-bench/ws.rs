@@ -84,6 +84,16 @@ impl Ws {
         self.framed
     }
 
+    /// How much of a `tx` of `len` bytes may go out now: all of it once
+    /// the upgrade is answered, the request alone before.
+    pub fn sendable(&self, len: usize) -> usize {
+        if self.answer.is_some() {
+            self.framed.min(len)
+        } else {
+            len
+        }
+    }
+
     /// Called when `tx` was written out and cleared.
     pub fn cleared(&mut self) {
         self.framed = 0;
