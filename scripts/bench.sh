@@ -14,10 +14,12 @@
 #   LIST: comma separated. Scenarios: fanin fanin5 fanout fanout5 pairs
 #   latency connections subscribed (19,900 connections with a subscription
 #   each) qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk fanin_tls
-#   qos1_tls handshakes_tls (default: all); the *5 ones are the same loads
-#   over MQTT 5.0 (midge-bench --mqtt5), `v5` stands for all three; the
-#   *_tls ones go through a TLS listener (certificates made with openssl),
-#   `tls` stands for all three.
+#   qos1_tls handshakes_tls fanin_ws fanout_ws (default: all); the *5 ones
+#   are the same loads over MQTT 5.0 (midge-bench --mqtt5), `v5` stands
+#   for all three; the *_tls ones go through a TLS listener (certificates
+#   made with openssl), `tls` stands for all three; the *_ws ones speak
+#   MQTT over WebSockets (midge-bench --ws, to a `protocol websockets`
+#   listener), `ws` stands for both.
 #   Brokers: midge mosquitto baseline (default: midge mosquitto).
 #   --baseline PATH: a second midge binary (e.g. an older commit's build),
 #   run as broker `baseline` in the same rotation.
@@ -28,13 +30,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT_DIR=$ROOT/scripts/out
-ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk fanin_tls qos1_tls handshakes_tls"
+ALL_SCENARIOS="fanin fanin5 fanout fanout5 pairs latency connections subscribed qos1 qos1_5 qos2 qos1_mem qos1_disk trickle_disk fanin_tls qos1_tls handshakes_tls fanin_ws fanout_ws"
 # Scenarios run with persistence on (both brokers): their store goes to
 # a directory of the run in $TMP; the table adds disk bytes per message.
 DISK_SCENARIOS="qos1_disk trickle_disk"
 V5_SCENARIOS="fanin5 fanout5 qos1_5"
 # Scenarios through a TLS listener, with the certificates made below.
 TLS_SCENARIOS="fanin_tls qos1_tls handshakes_tls"
+# Scenarios through a websockets listener.
+WS_SCENARIOS="fanin_ws fanout_ws"
 
 quick=0
 rounds=""
@@ -45,7 +49,7 @@ duration=""
 build=1
 nodelay=0
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -62,7 +66,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case ${rounds:-x} in x) rounds=$([ $quick = 1 ] && echo 1 || echo 3) ;; *[!0-9]*|0) echo "bench.sh: bad --rounds" >&2; exit 2 ;; esac
-scenarios=" $scenarios "; scenarios=${scenarios// v5 / $V5_SCENARIOS }; scenarios=${scenarios// tls / $TLS_SCENARIOS }
+scenarios=" $scenarios "; scenarios=${scenarios// v5 / $V5_SCENARIOS }; scenarios=${scenarios// tls / $TLS_SCENARIOS }; scenarios=${scenarios// ws / $WS_SCENARIOS }
 for s in $scenarios; do
   case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "bench.sh: unknown scenario $s" >&2; exit 2 ;; esac
 done
@@ -169,6 +173,8 @@ scenario_args() {
     fanin5) echo "fanin --duration $d --mqtt5" ;;
     fanout) echo "fanout --duration $d" ;;
     fanout5) echo "fanout --duration $d --mqtt5" ;;
+    fanin_ws) echo "fanin --duration $d --ws" ;;
+    fanout_ws) echo "fanout --duration $d --ws" ;;
     pairs) echo "pairs --duration $d" ;;
     latency) echo "latency --duration $d --rate 10000" ;;
     connections) echo "connections --connections $conns --hold $hold --duration 20" ;;
@@ -197,7 +203,16 @@ write_conf() { # NAME PORT FILE SCENARIO
   case " $DISK_SCENARIOS " in *" $4 "*) disk=1 ;; esac
   case " $TLS_SCENARIOS " in *" $4 "*) tls=1 ;; esac
   {
-    echo "listener $2 127.0.0.1"
+    case " $WS_SCENARIOS " in
+      # The load goes to the websockets listener on PORT; the plain one
+      # beside it idles (Mosquitto 2.0 refuses to start with only a
+      # websockets listener).
+      *" $4 "*)
+        echo "listener $(($2 + 100)) 127.0.0.1"
+        echo "listener $2 127.0.0.1"
+        echo "protocol websockets" ;;
+      *) echo "listener $2 127.0.0.1" ;;
+    esac
     if [ $tls = 1 ]; then
       echo "certfile $TLS_DIR/server.pem"
       echo "keyfile $TLS_DIR/server.key"
@@ -391,7 +406,7 @@ w = [max(len(str(x)) for x in col) for col in zip(head, *table)]
 print("medians over the runs that exited 0 (runs = ok/all when some failed); msgs/cpu-s = delivered messages per broker CPU-second; B/conn = broker RSS per idle connection;")
 print("sub B/msg = bytes subscribers read per message received, pub B/msg = bytes publishers wrote per message sent")
 print("conn/cpu-s = connections completed per broker CPU-second (handshakes: connect, TLS handshake, CONNECT, CONNACK, DISCONNECT, close); latency of handshakes = connect to CONNACK")
-print("brokers: " + sys.argv[2] + "; *5 scenarios speak MQTT 5.0; *_tls ones TLS 1.3 with an EC P-256 certificate")
+print("brokers: " + sys.argv[2] + "; *5 scenarios speak MQTT 5.0; *_tls ones TLS 1.3 with an EC P-256 certificate; *_ws ones MQTT over WebSockets")
 print("  ".join(h.rjust(n) for h, n in zip(head, w)))
 for row in table:
     print("  ".join(str(x).rjust(n) for x, n in zip(row, w)))

@@ -7,8 +7,9 @@
 # installs nothing and needs no network:
 # - Debian packages, with apt-get as root (`apt-get update` once first):
 #   mosquitto-clients (mosquitto_pub/mosquitto_sub), mosquitto (the
-#   reference broker and mosquitto_passwd), nodejs, npm, python3
-#   and python3-venv. Not root: it stops and names the packages to install.
+#   reference broker and mosquitto_passwd), nodejs, npm, python3,
+#   python3-venv and chromium (the headless browser of the WebSocket
+#   interop test). Not root: it stops and names the packages to install.
 # - paho-mqtt $PAHO_VERSION from PyPI, in a virtualenv at
 #   $CARGO_TARGET_DIR/interop-venv (target/interop-venv by default).
 # - MQTT.js as pinned by tests/interop/js/package-lock.json, with `npm ci`
@@ -43,6 +44,7 @@ need_command mosquitto_passwd mosquitto
 need_command node nodejs
 need_command npm npm
 need_command python3 python3
+need_command chromium chromium
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     missing+=(python3-venv)
 fi

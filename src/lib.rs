@@ -15,10 +15,13 @@
 //! - [`server`]: the mio event loop that connects the broker to sockets.
 //! - [`notify`]: telling systemd (`NOTIFY_SOCKET`) when the broker is
 //!   ready, reloading or stopping.
-//! - [`transport`]: a connection's byte stream, plain TCP or TLS.
+//! - [`transport`]: a connection's byte stream, plain TCP, TLS, or
+//!   WebSocket over either.
 //! - `tls` (the `tls` feature): TLS listeners with rustls: loading the
 //!   certificates, the sans-I/O connection driven by the loop, and the
 //!   certificate names used as usernames.
+//! - `ws` (the `websockets` feature): MQTT over WebSockets: the upgrade
+//!   handshake, the frame codec, and the stream layer the loop drives.
 //! - [`config`]: command line and mosquitto.conf-style config file.
 //! - `fuzz` (tests and `cargo fuzz` only): the fuzz targets.
 //! - [`persistence`]: the store driven by the event loop (commit per
@@ -46,3 +49,5 @@ pub mod timer;
 pub mod tls;
 pub mod topic;
 pub mod transport;
+#[cfg(feature = "websockets")]
+pub mod ws;

@@ -23,8 +23,12 @@
 //! read that leaves TLS records unsent marks the link for the flush, and
 //! the flush counts records the transport still holds as output
 //! (`Stream::wants_write`), keeping WRITABLE interest until they are out.
+//! A `protocol websockets` listener's connections are `Stream::Ws` over
+//! either: the same holds for the upgrade handshake and the frames the
+//! WebSocket layer sends of its own.
 
 mod reload;
+mod wrap;
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -35,7 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
-use mio::net::{TcpListener, TcpStream, UnixStream};
+use mio::net::{TcpListener, UnixStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::broker::{Broker, CloseCause, ListenerPolicy, Settings, MQTT_MAX_PACKET};
@@ -43,8 +47,6 @@ use crate::config::{CertUsername, Config};
 use crate::notify::Notifier;
 use crate::persistence::Durable;
 use crate::session::QueueLimits;
-#[cfg(feature = "tls")]
-use crate::tls::{Acceptor, TlsStream};
 use crate::transport::Stream;
 
 const WAKER: Token = Token(usize::MAX);
@@ -82,9 +84,8 @@ impl StopHandle {
 pub struct Server {
     poll: Poll,
     listeners: Vec<TcpListener>,
-    /// Per listener: its TLS set-up, `None` for plain TCP.
-    #[cfg(feature = "tls")]
-    acceptors: Vec<Option<Acceptor>>,
+    /// Per listener: its TLS and WebSocket set-up.
+    transports: wrap::Transports,
     broker: Broker<Stream>,
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
@@ -163,18 +164,7 @@ impl Server {
     /// TLS files of every listener are loaded first: an error names the
     /// listener and the file, and nothing is bound.
     pub fn bind(config: &Config) -> io::Result<Server> {
-        #[cfg(feature = "tls")]
-        let acceptors = load_tls(config)?;
-        #[cfg(not(feature = "tls"))]
-        if let Some(l) = config.listeners.iter().find(|l| l.tls.enabled()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "listener on port {}: midge was built without TLS (the tls feature)",
-                    l.port
-                ),
-            ));
-        }
+        let transports = wrap::Transports::load(config)?;
         let poll = Poll::new()?;
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for (i, l) in config.listeners.iter().enumerate() {
@@ -218,8 +208,7 @@ impl Server {
         Ok(Server {
             poll,
             listeners,
-            #[cfg(feature = "tls")]
-            acceptors,
+            transports,
             broker,
             stop: Arc::new(AtomicBool::new(false)),
             waker,
@@ -407,7 +396,7 @@ impl Server {
             if let Err(e) = stream.set_nodelay(true) {
                 warn!("TCP_NODELAY on {peer}: {e}");
             }
-            let Some(stream) = self.wrap(index, stream, peer) else {
+            let Some(stream) = self.transports.wrap(index, stream, peer) else {
                 continue;
             };
             let Ok(id) = self.broker.open_link(stream, peer, index, now) else {
@@ -421,29 +410,6 @@ impl Server {
                     .link_lost(id, CloseCause::Io(e.to_string()), now);
             }
         }
-    }
-
-    /// The transport for a socket accepted on listener `index`: TLS on a
-    /// TLS listener. `None` (logged; the socket closes) if rustls cannot
-    /// set up the connection.
-    #[cfg(feature = "tls")]
-    fn wrap(&self, index: usize, stream: TcpStream, peer: SocketAddr) -> Option<Stream> {
-        match &self.acceptors[index] {
-            None => Some(Stream::Plain(stream)),
-            Some(acceptor) => match TlsStream::new(stream, acceptor) {
-                Ok(tls) => Some(Stream::Tls(Box::new(tls))),
-                Err(e) => {
-                    warn!("connection from {peer} dropped: {e}");
-                    None
-                }
-            },
-        }
-    }
-
-    /// Without the `tls` feature every connection is plain TCP.
-    #[cfg(not(feature = "tls"))]
-    fn wrap(&self, _index: usize, stream: TcpStream, _peer: SocketAddr) -> Option<Stream> {
-        Some(Stream::Plain(stream))
     }
 
     /// Reads link `id` (see [`Server::read_link`]); then, if the transport
@@ -672,25 +638,4 @@ fn set_interest(
     registry.reregister(&mut link.io, Token(id), interest)?;
     link.write_interest = interest.is_writable();
     Ok(())
-}
-
-/// The TLS set-up of every listener (`None` for a plain one), loaded before
-/// anything is bound; an error names the listener and the file.
-#[cfg(feature = "tls")]
-fn load_tls(config: &Config) -> io::Result<Vec<Option<Acceptor>>> {
-    config
-        .listeners
-        .iter()
-        .map(|l| {
-            if !l.tls.enabled() {
-                return Ok(None);
-            }
-            Acceptor::load(&l.tls).map(Some).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("listener on port {}: {e}", l.port),
-                )
-            })
-        })
-        .collect()
 }

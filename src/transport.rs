@@ -1,13 +1,16 @@
 //! The transport of one connection, as the event loop and the broker's
 //! links hold it: a plain TCP socket or, with the `tls` feature, a TLS
-//! connection over one.
+//! connection over one; with the `websockets` feature, a WebSocket
+//! connection over either.
 //!
 //! Contract: [`Stream`] reads, writes (vectored) and registers with mio
 //! like a socket, whatever it holds; the plain case is one `match` away
 //! from the socket's own calls. A TLS stream may hold encrypted records
-//! the socket did not take yet: [`Stream::wants_write`] says so, and the
-//! event loop then keeps WRITABLE interest and calls `flush` until it
-//! returns `Ok` (see `tls::TlsStream` for what its reads and writes mean).
+//! the socket did not take yet, and a WebSocket stream its handshake
+//! answer, control frames or a frame header's rest: [`Stream::wants_write`]
+//! says so, and the event loop then keeps WRITABLE interest and calls
+//! `flush` until it returns `Ok` (see `tls::TlsStream` and `ws::WsStream`
+//! for what their reads and writes mean).
 
 use std::io::{self, IoSlice, Read, Write};
 
@@ -17,6 +20,8 @@ use mio::{Interest, Registry, Token};
 
 #[cfg(feature = "tls")]
 use crate::tls::TlsStream;
+#[cfg(feature = "websockets")]
+use crate::ws::WsStream;
 
 /// One connection's byte stream.
 #[derive(Debug)]
@@ -26,6 +31,9 @@ pub enum Stream {
     /// MQTT over TLS over TCP.
     #[cfg(feature = "tls")]
     Tls(Box<TlsStream>),
+    /// MQTT over WebSocket over one of the others.
+    #[cfg(feature = "websockets")]
+    Ws(Box<WsStream>),
 }
 
 impl Stream {
@@ -35,18 +43,23 @@ impl Stream {
             Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
             Stream::Tls(t) => &mut t.sock,
+            #[cfg(feature = "websockets")]
+            Stream::Ws(w) => w.inner.socket(),
         }
     }
 
     /// Called after reads and before deciding on WRITABLE interest. True
     /// while the transport itself holds output (TLS records) that the
-    /// socket did not take; always false for plain TCP.
+    /// socket did not take, or WebSocket output of the layer's own; always
+    /// false for plain TCP.
     #[inline]
     pub fn wants_write(&self) -> bool {
         match self {
             Stream::Plain(_) => false,
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.wants_write(),
+            #[cfg(feature = "websockets")]
+            Stream::Ws(w) => w.wants_write(),
         }
     }
 
@@ -59,16 +72,21 @@ impl Stream {
             Stream::Plain(_) => None,
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.take_cert_name(),
+            #[cfg(feature = "websockets")]
+            Stream::Ws(w) => w.inner.take_cert_name(),
         }
     }
 
-    /// Called just before the connection is dropped: sends TLS
-    /// `close_notify` (what the socket takes of it); nothing for plain TCP.
+    /// Called just before the connection is dropped: sends a WebSocket
+    /// close frame and TLS `close_notify` (what the socket takes of them);
+    /// nothing for plain TCP.
     pub fn close_notify(&mut self) {
         match self {
             Stream::Plain(_) => {}
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.close_notify(),
+            #[cfg(feature = "websockets")]
+            Stream::Ws(w) => w.close_notify(),
         }
     }
 }
@@ -80,6 +98,8 @@ impl Read for Stream {
             Stream::Plain(s) => s.read(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.read(buf),
+            #[cfg(feature = "websockets")]
+            Stream::Ws(w) => w.read(buf),
         }
     }
 }
@@ -91,6 +111,8 @@ impl Write for Stream {
             Stream::Plain(s) => s.write(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.write(buf),
+            #[cfg(feature = "websockets")]
+            Stream::Ws(w) => w.write(buf),
         }
     }
 
@@ -100,6 +122,8 @@ impl Write for Stream {
             Stream::Plain(s) => s.write_vectored(bufs),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.write_vectored(bufs),
+            #[cfg(feature = "websockets")]
+            Stream::Ws(w) => w.write_vectored(bufs),
         }
     }
 
@@ -109,6 +133,8 @@ impl Write for Stream {
             Stream::Plain(s) => s.flush(),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.flush(),
+            #[cfg(feature = "websockets")]
+            Stream::Ws(w) => w.flush(),
         }
     }
 }

@@ -33,6 +33,8 @@ pub mod persistence;
 mod tests;
 #[cfg(test)]
 mod tests_tls;
+#[cfg(test)]
+mod tests_ws;
 pub mod tls;
 
 use std::fmt;
@@ -63,6 +65,21 @@ pub enum Command {
     Help(String),
     /// Print the version and exit successfully (`--version`).
     Version,
+}
+
+/// The header block limit of a WebSocket upgrade request when
+/// `websockets_headers_size` is not set (or is 0).
+pub const DEFAULT_WEBSOCKETS_HEADERS_SIZE: usize = 8192;
+
+/// What a listener's clients speak (`protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListenerProtocol {
+    /// `mqtt` (the default): MQTT over TCP (or TLS).
+    #[default]
+    Mqtt,
+    /// `websockets`: MQTT over WebSockets (over TCP or TLS), with the
+    /// `websockets` feature.
+    Websockets,
 }
 
 /// One TCP listener.
@@ -109,6 +126,9 @@ pub struct Listener {
     /// The TLS directives (`certfile`, `keyfile`, `cafile`, ...); a plain
     /// TCP listener when none is given.
     pub tls: TlsSettings,
+    /// `protocol` (default mqtt): MQTT straight over the connection, or
+    /// inside WebSocket frames (TLS, if configured, is under them).
+    pub protocol: ListenerProtocol,
 }
 
 impl Listener {
@@ -127,6 +147,7 @@ impl Listener {
             max_qos: QoS::ExactlyOnce,
             mount_point: None,
             tls: TlsSettings::default(),
+            protocol: ListenerProtocol::Mqtt,
         }
     }
 }
@@ -148,7 +169,7 @@ pub enum LogType {
     Subscribe,
     /// `unsubscribe`: every UNSUBSCRIBE.
     Unsubscribe,
-    /// `websockets`: accepted for compatibility; midge has no WebSockets yet.
+    /// `websockets`: WebSocket handshakes and the refusals of bad ones.
     Websockets,
     /// `internal`: accepted for compatibility.
     Internal,
@@ -327,6 +348,9 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// `persistence` and the directives of the store.
     pub persistence: Persistence,
+    /// `websockets_headers_size` (default 8192 bytes, also for 0): the
+    /// longest WebSocket upgrade request; a longer one gets HTTP 431.
+    pub websockets_headers_size: usize,
     /// Things the broker should log once at start (ignored directives,
     /// ignored `-p`); the config is still valid.
     pub warnings: Vec<String>,
@@ -362,6 +386,7 @@ impl Default for Config {
             log_dest: vec![LogDest::Stderr],
             pid_file: None,
             include_dirs: Vec::new(),
+            websockets_headers_size: DEFAULT_WEBSOCKETS_HEADERS_SIZE,
             verbose: false,
             config_file: None,
             persistence: Persistence::default(),

@@ -32,7 +32,6 @@ pub(super) const NOT_YET: &[&str] = &[
     "clientid_prefixes",
     "connection",
     "connection_messages",
-    "http_dir",
     "idle_timeout",
     "keepalive_interval",
     "local_cleansession",
@@ -63,6 +62,4 @@ pub(super) const NOT_YET: &[&str] = &[
     "use_username_as_clientid",
     "user",
     "username",
-    "websockets_headers_size",
-    "websockets_log_level",
 ];

@@ -8,7 +8,8 @@
 //! run to the end of the line (as in Mosquitto: they may contain spaces).
 //!
 //! Directives that configure one listener (`max_connections`,
-//! `max_topic_alias`, `max_qos`, `mount_point`, the TLS directives, and
+//! `max_topic_alias`, `max_qos`, `mount_point`, `protocol`, the TLS
+//! directives, and
 //! `allow_anonymous` /
 //! `allow_zero_length_clientid` when `per_listener_settings` is true) apply
 //! to the listener of the last `listener` line, or before any, to the
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 mod persistence;
 mod tls;
+mod websockets;
 
 use super::not_yet::NOT_YET;
 use super::{Config, ConfigError, Listener, LogDest, LogType, LogTypes, DEFAULT_PORT, MAX_PAYLOAD};
@@ -230,6 +232,9 @@ impl Parser<'_> {
             return done;
         }
         if let Some(done) = tls::directive(self, line) {
+            return done;
+        }
+        if let Some(done) = websockets::directive(self, line) {
             return done;
         }
         let config = &mut self.config;
@@ -446,13 +451,6 @@ impl Parser<'_> {
                     self.config.include_dirs.push(dir);
                 }
             }
-            "protocol" => match line.one()? {
-                "mqtt" => {}
-                "websockets" => {
-                    return Err(line.error("protocol websockets is not supported by midge yet"))
-                }
-                other => return Err(line.invalid(other, "mqtt or websockets")),
-            },
             // Mosquitto 2.0 ignores retry_interval and re-sends only on
             // reconnect. midge honours it for 3.x clients (as Mosquitto 1.x
             // did), since a config that still sets it asks for retries; 0

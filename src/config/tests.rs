@@ -921,10 +921,6 @@ fn mosquitto_directives_midge_lacks_are_refused_by_name() {
         );
     }
     assert_eq!(
-        error("listener 8080\nprotocol websockets\n"),
-        "midge.conf:2: protocol: protocol websockets is not supported by midge yet"
-    );
-    assert_eq!(
         error("protocol mqttsn\n"),
         "midge.conf:1: protocol: invalid value 'mqttsn': expected mqtt or websockets"
     );

@@ -22,6 +22,8 @@
 //!   RFC 2253 text of its subject.
 //! - [`password`]: the password file parser, checks of every user, and
 //!   `midge passwd`'s edits of the file.
+//! - `ws` (with the `websockets` feature): the upgrade request parser and
+//!   the frame decoder at every split; frames decode to what was encoded.
 
 pub mod acl;
 pub mod broker;
@@ -34,6 +36,8 @@ mod replay;
 #[cfg(test)]
 mod seeds;
 pub mod store;
+#[cfg(feature = "websockets")]
+pub mod ws;
 #[cfg(feature = "tls")]
 pub mod x509;
 
@@ -52,4 +56,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     #[cfg(feature = "tls")]
     ("x509", x509::run),
     ("password", password::run),
+    #[cfg(feature = "websockets")]
+    ("ws", ws::run),
 ];

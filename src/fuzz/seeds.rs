@@ -317,6 +317,52 @@ fn password_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+/// WebSocket seeds: a selector byte, then upgrade requests (valid with
+/// and without a subprotocol, refused) and client frames (a fragmented
+/// message with a ping between, a close; an unmasked, a text and an
+/// oversized frame).
+#[cfg(feature = "websockets")]
+fn ws_seeds() -> Vec<Vec<u8>> {
+    use crate::ws::frame::{encode_frame, Opcode};
+    let request = |extra: &str| {
+        format!(
+            "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+        )
+        .into_bytes()
+    };
+    let mask = Some([0x37, 0xfa, 0x21, 0x3d]);
+    let mut first = encode_frame(Opcode::Binary, b"\x10\x0c\x00\x04MQ", mask);
+    first[0] &= 0x7f;
+    let fragmented = [
+        first,
+        encode_frame(Opcode::Ping, b"ping", mask),
+        encode_frame(Opcode::Continuation, b"TT\x04\x02\x00\x3c\x00\x00", mask),
+        encode_frame(Opcode::Binary, &[0xc0, 0x00], mask),
+        encode_frame(Opcode::Close, &[0x03, 0xe8], mask),
+    ]
+    .concat();
+    let oversized = encode_frame(Opcode::Binary, &[0u8; 300], mask);
+    // 0x07: the largest header limit; 0x40: a 256-byte message limit.
+    let selector = 0x47u8;
+    [
+        request("Sec-WebSocket-Protocol: mqtt\r\n"),
+        request(""),
+        request("Sec-WebSocket-Protocol: foo, mqttv3.1\r\n"),
+        String::from_utf8_lossy(&request(""))
+            .replace("Version: 13", "Version: 8")
+            .into_bytes(),
+        fragmented,
+        encode_frame(Opcode::Binary, b"\xc0\x00", None),
+        encode_frame(Opcode::Text, b"hello", mask),
+        oversized,
+    ]
+    .into_iter()
+    .map(|input| [&[selector][..], &input].concat())
+    .collect()
+}
+
 /// A stable name for a seed: FNV-1a of its bytes.
 fn name(data: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -350,6 +396,8 @@ fn stored_corpora_hold_every_seed() {
         #[cfg(feature = "tls")]
         ("x509", x509_seeds()),
         ("password", password_seeds()),
+        #[cfg(feature = "websockets")]
+        ("ws", ws_seeds()),
     ] {
         let dir = corpus_dir(target);
         let stored: HashSet<Vec<u8>> = corpus(&dir).into_iter().map(|(_, d)| d).collect();

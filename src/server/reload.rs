@@ -79,11 +79,11 @@ impl Server {
     /// restart.
     #[cfg(feature = "tls")]
     fn reload_tls(&mut self, new: &Config, listeners: usize) {
-        match super::load_tls(new) {
+        match super::wrap::load_tls(new) {
             Ok(acceptors) => {
                 for (i, acceptor) in acceptors.into_iter().enumerate().take(listeners) {
-                    if self.acceptors[i].is_some() && acceptor.is_some() {
-                        self.acceptors[i] = acceptor;
+                    if self.transports.acceptors[i].is_some() && acceptor.is_some() {
+                        self.transports.acceptors[i] = acceptor;
                         self.config.listeners[i].tls = new.listeners[i].tls.clone();
                     }
                 }

@@ -14,11 +14,14 @@
 //!   3.1.1 and 5.0 (`paho_tls_check.py`); with the `tls` feature.
 //! - `mqttjs.rs`: MQTT 5 with MQTT.js under Node
 //!   (`js/mqttjs_check.js`), one test per check.
+//! - `websockets.rs`: MQTT over WebSockets with MQTT.js under Node and
+//!   with headless Chromium running MQTT.js's browser bundle.
 //!
 //! Contract: every test starts its own broker, so tests run in parallel;
 //! the broker and every client are child processes with bounded
 //! lifetimes, killed on drop, so nothing hangs. The clients come from
-//! `scripts/test.sh` (Debian's `mosquitto-clients` and `nodejs`, paho-mqtt
+//! `scripts/test.sh` (Debian's `mosquitto-clients`, `nodejs` and
+//! `chromium`, paho-mqtt
 //! in a virtualenv under `target/`, MQTT.js from
 //! `js/package-lock.json`); a missing one fails the test with what
 //! to run, nothing is skipped. `MIDGE_INTEROP_BROKER=mosquitto` runs the
@@ -33,3 +36,5 @@ mod paho5;
 #[cfg(feature = "tls")]
 mod paho_tls;
 mod v311;
+#[cfg(feature = "websockets")]
+mod websockets;

@@ -11,7 +11,9 @@
 //!   client scripts are checked against. Tests ask [`Broker::is_midge`]
 //!   only to enable assertions on behaviour the spec allows but does not
 //!   require (such as outbound topic aliases). [`Broker::start_tls`] gives
-//!   either broker a TLS listener instead, from a generated config.
+//!   either broker a TLS listener instead, and [`Broker::start_websockets`]
+//!   adds a `protocol websockets` listener on a second port (both from a
+//!   generated config).
 //! - The broker and every client are killed on drop, and every wait has a
 //!   deadline, so nothing hangs. When a test fails, the broker's verbose
 //!   log is printed with the failure.
@@ -57,6 +59,8 @@ pub struct Broker {
     child: Child,
     /// The 127.0.0.1 port it listens on.
     pub port: u16,
+    /// The 127.0.0.1 port of its WebSocket listener, if it has one.
+    pub ws_port: Option<u16>,
     log: PathBuf,
     midge: bool,
 }
@@ -66,7 +70,7 @@ impl Broker {
     /// and waits until it accepts connections. Retries with another port
     /// if the chosen one was taken between probing and binding.
     pub fn start(name: &str) -> Broker {
-        Broker::launch(name, None)
+        Broker::launch(name, None, false)
     }
 
     /// [`Broker::start`] with a TLS listener instead of a plain one: the
@@ -74,16 +78,24 @@ impl Broker {
     /// config, for midge and the reference broker alike.
     #[cfg(feature = "tls")]
     pub fn start_tls(name: &str, certfile: &Path, keyfile: &Path) -> Broker {
-        Broker::launch(name, Some((certfile, keyfile)))
+        Broker::launch(name, Some((certfile, keyfile)), false)
     }
 
-    /// Starts the broker, plain or with the TLS files given; see
-    /// [`Broker::start`].
-    fn launch(name: &str, tls: Option<(&Path, &Path)>) -> Broker {
+    /// [`Broker::start`] with a second listener, `protocol websockets`, on
+    /// [`Broker::ws_port`].
+    #[cfg(feature = "websockets")]
+    pub fn start_websockets(name: &str) -> Broker {
+        Broker::launch(name, None, true)
+    }
+
+    /// Starts the broker, plain or with the TLS files given, and with a
+    /// WebSocket listener if asked; see [`Broker::start`].
+    fn launch(name: &str, tls: Option<(&Path, &Path)>, websockets: bool) -> Broker {
         let reference = reference_broker();
         let mut last_log = String::new();
         for attempt in 0..3 {
             let port = free_port();
+            let ws_port = websockets.then(free_port);
             let stem = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("interop-{name}-{port}-{attempt}"));
             let log = stem.with_extension("log");
@@ -91,19 +103,25 @@ impl Broker {
             let err_file = file.try_clone().expect("clone broker log file");
             let conf = stem.with_extension("conf");
             let mut command = match (&reference, tls) {
-                (None, None) => {
+                (None, None) if !websockets => {
                     let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
                     c.args(["-v", "-p", &port.to_string()]);
                     c
                 }
-                (None, Some(files)) => {
-                    write_config(&conf, port, Some(files), "");
+                (None, files) => {
+                    write_config(&conf, port, files, ws_port, "");
                     let mut c = Command::new(env!("CARGO_BIN_EXE_midge"));
                     c.arg("-v").arg("-c").arg(&conf);
                     c
                 }
                 (Some(program), files) => {
-                    write_config(&conf, port, files, "log_type all\nlog_dest stderr\n");
+                    write_config(
+                        &conf,
+                        port,
+                        files,
+                        ws_port,
+                        "log_type all\nlog_dest stderr\n",
+                    );
                     let mut c = Command::new(program);
                     c.arg("-c").arg(&conf);
                     c
@@ -118,6 +136,7 @@ impl Broker {
             let mut broker = Broker {
                 child,
                 port,
+                ws_port,
                 log,
                 midge: reference.is_none(),
             };
@@ -134,21 +153,26 @@ impl Broker {
         self.midge
     }
 
-    /// Polls the port until it accepts a TCP connection; false if the broker
-    /// exited or the time ran out.
+    /// Polls the ports until they accept a TCP connection; false if the
+    /// broker exited or the time ran out.
     fn wait_ready(&mut self) -> bool {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + BROKER_START;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
+        for port in std::iter::once(self.port).chain(self.ws_port) {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            loop {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return false;
+                }
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(20));
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
         }
-        false
+        true
     }
 
     fn log_text(&self) -> String {
@@ -181,9 +205,16 @@ impl Drop for Broker {
     }
 }
 
-/// Writes a broker config with one 127.0.0.1 listener on `port` (TLS
-/// with `tls`'s certificate and key files), anonymous access, and `extra`.
-fn write_config(conf: &Path, port: u16, tls: Option<(&Path, &Path)>, extra: &str) {
+/// Writes a broker config with a 127.0.0.1 listener on `port` (TLS with
+/// `tls`'s certificate and key files), a plain `protocol websockets` one
+/// on `ws_port` if given, anonymous access, and `extra`.
+fn write_config(
+    conf: &Path,
+    port: u16,
+    tls: Option<(&Path, &Path)>,
+    ws_port: Option<u16>,
+    extra: &str,
+) {
     let mut text = format!("listener {port} 127.0.0.1\nallow_anonymous true\n");
     if let Some((certfile, keyfile)) = tls {
         text += &format!(
@@ -191,6 +222,9 @@ fn write_config(conf: &Path, port: u16, tls: Option<(&Path, &Path)>, extra: &str
             certfile.display(),
             keyfile.display()
         );
+    }
+    if let Some(p) = ws_port {
+        text += &format!("listener {p} 127.0.0.1\nprotocol websockets\n");
     }
     std::fs::write(conf, text + extra).expect("write the broker config");
 }
@@ -375,7 +409,8 @@ pub struct Client {
 pub struct Finished {
     name: String,
     pub status: ExitStatus,
-    stdout: Vec<String>,
+    /// What it printed on stdout, line by line.
+    pub stdout: Vec<String>,
     stderr: Vec<String>,
 }
 

@@ -257,6 +257,12 @@ impl TlsClient {
         Ok(TlsClient { stream })
     }
 
+    /// The TLS stream itself, for a protocol on top (WebSocket).
+    #[cfg(feature = "websockets")]
+    pub fn into_stream(self) -> StreamOwned<ClientConnection, TcpStream> {
+        self.stream
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write to the broker");
         self.stream.flush().unwrap();

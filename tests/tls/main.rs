@@ -16,6 +16,8 @@
 //! - `bench.rs`: `midge-bench --tls` (message scenarios and handshakes).
 //! - `process.rs`: the real binary and the Mosquitto clients as child
 //!   processes with deadlines.
+//! - `websockets.rs` (with the `websockets` feature): MQTT over WebSocket
+//!   over TLS (wss), with the WebSocket client of `tests/ws/client.rs`.
 //!
 //! Contract: 127.0.0.1 only; every read and every child process has a
 //! deadline; every test makes its own certificates and broker.
@@ -30,3 +32,8 @@ mod kit;
 mod process;
 mod session;
 mod start;
+#[cfg(feature = "websockets")]
+mod websockets;
+#[cfg(feature = "websockets")]
+#[path = "../ws/client.rs"]
+pub mod ws_client;

@@ -26,6 +26,7 @@
 //! - `alias`: received topic aliases. `tally`: per-link
 //!   loss/duplicate/order accounting.
 //! - `histogram`: the latency histogram. `report`: the JSON line.
+//! - `ws`: `--ws`, MQTT over WebSockets at the edges of `net`.
 
 mod alias;
 mod churn;
@@ -49,6 +50,7 @@ mod tally;
 mod tls;
 mod wire;
 mod world;
+mod ws;
 
 use std::process::exit;
 use std::time::Instant;

@@ -1,5 +1,6 @@
 //! One client connection of the bench: a non-blocking socket (plain or
-//! TLS, see `socket`), the protocol version its packets are decoded with,
+//! TLS, see `socket`), with `--ws` a WebSocket layer above it (see `ws`),
+//! the protocol version its packets are decoded with,
 //! the bytes of a partial packet carried between reads, an output buffer
 //! flushed once per loop turn, and the bytes its TCP socket has read and
 //! written.
@@ -11,6 +12,7 @@
 use crate::decode::{self, Frame, Packet};
 use crate::socket::{Dialer, Socket};
 use crate::wire::{self, Version};
+use crate::ws::Ws;
 use mio::{Events, Interest, Registry, Token};
 use std::io;
 
@@ -30,6 +32,8 @@ pub struct Conn {
     /// False after a write hit `WouldBlock`, true again on a writable event.
     pub writable: bool,
     version: Version,
+    /// The WebSocket layer, with `--ws`.
+    ws: Option<Ws>,
 }
 
 /// How a read pass ended.
@@ -76,7 +80,8 @@ where
 impl Conn {
     /// Starts a non-blocking connect with `dialer` and registers the
     /// socket for read and write readiness under `token`; what the broker
-    /// sends is decoded at `version`.
+    /// sends is decoded at `version`. With `--ws` the upgrade request is
+    /// queued first, and the packets queued after it travel in frames.
     pub fn open(
         dialer: &Dialer,
         registry: &Registry,
@@ -89,20 +94,29 @@ impl Conn {
             token,
             Interest::READABLE | Interest::WRITABLE,
         )?;
+        let mut tx = Vec::new();
+        let ws = dialer.websockets.then(|| Ws::start(dialer.addr, &mut tx));
         Ok(Conn {
             socket,
             partial: Vec::new(),
-            tx: Vec::new(),
+            tx,
             tx_pos: 0,
             writable: true,
             version,
+            ws,
         })
     }
 
-    /// True while bytes are queued, or TLS records wait for the socket:
-    /// the loop flushes such a connection when it is writable.
+    /// True while bytes are queued that may go out now (with `--ws`,
+    /// only the upgrade request until it is answered), or TLS records
+    /// wait for the socket: the loop flushes such a connection when it is
+    /// writable.
     pub fn has_output(&self) -> bool {
-        self.tx_pos < self.tx.len() || self.socket.wants_write()
+        let end = match &self.ws {
+            Some(ws) => ws.sendable(self.tx.len()),
+            None => self.tx.len(),
+        };
+        self.tx_pos < end || self.socket.wants_write()
     }
 
     /// Bytes the TCP socket has read so far (TLS records included).
@@ -144,7 +158,14 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return ReadEnd::Failed(format!("read: {e}")),
             };
-            let data = scratch.get(..n).unwrap_or_default();
+            let mut len = n;
+            if let Some(ws) = self.ws.as_mut() {
+                match ws.unwrap(scratch.get_mut(..n).unwrap_or_default()) {
+                    Ok(k) => len = k,
+                    Err(e) => return ReadEnd::Failed(e),
+                }
+            }
+            let data = scratch.get(..len).unwrap_or_default();
             let result = if self.partial.is_empty() {
                 parse_all(data, version, &mut self.tx, &mut on_packet).map(|used| {
                     self.partial
@@ -159,6 +180,9 @@ impl Conn {
             if let Err(e) = result {
                 return ReadEnd::Failed(e);
             }
+            if self.ws.as_ref().is_some_and(|ws| ws.closed) {
+                return ReadEnd::Closed;
+            }
             // A short read drained the socket; on Linux a new arrival raises
             // a fresh edge, so the extra read that would say WouldBlock is
             // skipped (unless TLS saw the end: the next read says so).
@@ -168,14 +192,19 @@ impl Conn {
         }
     }
 
-    /// Writes queued bytes, then any TLS records still waiting, until done
-    /// or `WouldBlock` (which clears `writable`). Returns an error
-    /// description when the socket failed.
+    /// Writes queued bytes (with `--ws`, framed first, and only the
+    /// upgrade request until the broker answered it), then any TLS records
+    /// still waiting, until done or `WouldBlock` (which clears
+    /// `writable`). Returns an error description when the socket failed.
     pub fn flush(&mut self) -> Result<(), String> {
-        while self.tx_pos < self.tx.len() {
+        let end = match self.ws.as_mut() {
+            Some(ws) => ws.frame(&mut self.tx),
+            None => self.tx.len(),
+        };
+        while self.tx_pos < end {
             match self
                 .socket
-                .write(self.tx.get(self.tx_pos..).unwrap_or_default())
+                .write(self.tx.get(self.tx_pos..end).unwrap_or_default())
             {
                 // The TLS handshake holds plaintext back: a later turn.
                 Ok(0) => return Ok(()),
@@ -188,8 +217,23 @@ impl Conn {
                 Err(e) => return Err(format!("write: {e}")),
             }
         }
+        if end < self.tx.len() {
+            // The rest waits for the WebSocket upgrade; TLS records that
+            // wait still go out.
+            return match self.socket.flush() {
+                Err(e) if !would_block(&e) => Err(format!("write: {e}")),
+                Err(_) => {
+                    self.writable = false;
+                    Ok(())
+                }
+                Ok(()) => Ok(()),
+            };
+        }
         self.tx.clear();
         self.tx_pos = 0;
+        if let Some(ws) = self.ws.as_mut() {
+            ws.cleared();
+        }
         match self.socket.flush() {
             Ok(()) => Ok(()),
             Err(e) if would_block(&e) => {

@@ -81,6 +81,8 @@ pub struct Opts {
     /// Expiry Interval that never ends), so a broker with persistence
     /// stores what it delivers to them.
     pub persistent: bool,
+    /// `--ws`: every connection speaks MQTT over WebSockets.
+    pub websockets: bool,
     /// `--tls CAFILE`: every connection speaks TLS and trusts the CA
     /// certificates in this file.
     #[cfg(feature = "tls")]
@@ -94,8 +96,8 @@ const MAX_SIZE: usize = 16 * 1024 * 1024;
 pub fn usage() -> String {
     let brief =
         "usage: midge-bench fanin|fanout|pairs|latency|connections|qos|handshakes [flags]\n\
-                 Drives MQTT 3.1.1 (or, with --mqtt5, 5.0) load, over TCP or TLS, at a\n\
-                 loopback broker and prints one JSON line.";
+                 Drives MQTT 3.1.1 (or, with --mqtt5, 5.0) load, over TCP or TLS (either\n\
+                 with --ws, over WebSockets), at a loopback broker and prints one JSON line.";
     options().usage(brief)
 }
 
@@ -193,6 +195,11 @@ fn options() -> Options {
         "",
         "persistent",
         "subscribers keep a session (clean session 0 / session expiry never), as a persistence test needs",
+    );
+    o.optflag(
+        "",
+        "ws",
+        "speak MQTT over WebSockets (the port is a websockets listener; with --tls, wss)",
     );
     o.optopt(
         "",
@@ -313,6 +320,7 @@ pub fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         },
         topic_alias_max: num(&m, "topic-alias-max", 100)?,
         persistent: m.opt_present("persistent"),
+        websockets: m.opt_present("ws"),
         #[cfg(feature = "tls")]
         tls,
     };
@@ -393,6 +401,17 @@ mod tests {
         );
         #[cfg(not(feature = "tls"))]
         assert!(parsed.unwrap_err().contains("without the `tls` feature"));
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
+    fn ws_and_tls_combine_into_wss() {
+        let o = parse(&args("handshakes --ws --tls ca.pem"))
+            .unwrap()
+            .unwrap();
+        assert!(o.websockets);
+        assert_eq!(o.tls.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert!(!parse(&args("fanin")).unwrap().unwrap().websockets);
     }
 
     #[test]

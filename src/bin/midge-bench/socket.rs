@@ -23,10 +23,12 @@ use crate::tls::{self, Tls};
 #[cfg(feature = "tls")]
 use std::sync::Arc;
 
-/// How every connection of a run is opened: the broker's address and,
-/// with `--tls`, the client TLS configuration.
+/// How every connection of a run is opened: the broker's address,
+/// whether it speaks WebSockets (`--ws`, a layer above the socket, see
+/// `net`) and, with `--tls`, the client TLS configuration.
 pub struct Dialer {
     pub addr: SocketAddr,
+    pub websockets: bool,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -37,6 +39,7 @@ impl Dialer {
     pub fn new(o: &Opts) -> Result<Dialer, String> {
         Ok(Dialer {
             addr: o.addr,
+            websockets: o.websockets,
             #[cfg(feature = "tls")]
             tls: o.tls.as_deref().map(tls::client_config).transpose()?,
         })
