@@ -93,12 +93,7 @@ pub fn run(o: &Opts, origin: Instant) -> Result<Report, String> {
                 _ => Duration::from_millis(50),
             }
         };
-        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(format!("poll: {e}"));
-            }
-        }
-        let now = Instant::now();
+        let now = net::wait(&mut poll, &mut events, timeout)?;
         let now_ns = nanos(origin, now);
 
         closed.clear();

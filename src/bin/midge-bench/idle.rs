@@ -159,12 +159,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
             opened += 1;
         }
 
-        if let Err(e) = poll.poll(&mut events, Some(Duration::from_millis(50))) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(format!("poll: {e}"));
-            }
-        }
-        let now = Instant::now();
+        let now = net::wait(&mut poll, &mut events, Duration::from_millis(50))?;
         closed.clear();
         net::handle_events(
             &events,

@@ -13,8 +13,9 @@ use crate::decode::{self, Frame, Packet};
 use crate::socket::{Dialer, Socket};
 use crate::wire::{self, Version};
 use crate::ws::Ws;
-use mio::{Events, Interest, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 use std::io;
+use std::time::{Duration, Instant};
 
 /// Why [`handle_events`] took a connection the broker closed.
 pub const CLOSED_BY_BROKER: &str = "closed by the broker";
@@ -250,6 +251,17 @@ impl Conn {
 /// `on_packet` with the connection's index) and takes every connection
 /// that closed or failed out of `conns`, handing it to `closed` with its
 /// index and the reason (its socket closes when the caller drops it).
+/// One wait of a scenario's poll loop: up to `timeout` for events (an
+/// interrupted wait is an empty one). Returns the time after it.
+pub fn wait(poll: &mut Poll, events: &mut Events, timeout: Duration) -> Result<Instant, String> {
+    if let Err(e) = poll.poll(events, Some(timeout)) {
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("poll: {e}"));
+        }
+    }
+    Ok(Instant::now())
+}
+
 pub fn handle_events<F>(
     events: &Events,
     conns: &mut [Option<Conn>],
