@@ -27,6 +27,7 @@ mod restore;
 mod settings;
 mod shared;
 mod subscribe;
+mod subscription;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -40,8 +41,8 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use slab::Slab;
 
-use crate::codec::{self, DecodeError, Packet, SubOptions};
-use crate::session::{self, Session, SharedMessage, SubIds};
+use crate::codec::{self, DecodeError, Packet};
+use crate::session::{self, Session, SharedMessage};
 use crate::timer::TimerWheel;
 use crate::topic::{RetainedStore, TopicTree};
 
@@ -52,6 +53,7 @@ pub use link::{Link, RxBuf};
 pub use restore::Restored;
 pub use settings::{ListenerPolicy, Settings, MQTT_MAX_PACKET};
 pub use subscribe::{SUBSCRIBE_LOG, UNSUBSCRIBE_LOG};
+pub use subscription::Subscription;
 
 pub use sys::Stats;
 
@@ -120,63 +122,6 @@ impl fmt::Display for CloseCause {
             CloseCause::NotReading => {
                 f.write_str("queue full while the client is not reading (quota exceeded)")
             }
-        }
-    }
-}
-
-/// A subscription as the topic tree holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Subscription {
-    pub options: SubOptions,
-    /// The MQTT 5 Subscription Identifier (at most 2^28 - 1) in the low
-    /// bits, and [`PER_TOPIC`]: see [`Subscription::id`].
-    id_bits: u32,
-}
-
-/// `Subscription::id_bits` flag: the session's ACL must be asked about
-/// each topic this subscription delivers (a Subscription Identifier never
-/// reaches this bit, so the tree entry stays 8 bytes).
-const PER_TOPIC: u32 = 1 << 31;
-
-impl Subscription {
-    /// A subscription with these options and Subscription Identifier (0
-    /// for none), with no ACL check per topic.
-    pub fn new(options: SubOptions, id: u32) -> Subscription {
-        Subscription {
-            options,
-            id_bits: id & !PER_TOPIC,
-        }
-    }
-
-    /// The MQTT 5 Subscription Identifier; 0 for none.
-    pub fn id(&self) -> u32 {
-        self.id_bits & !PER_TOPIC
-    }
-
-    /// Must the session's ACL be asked about each topic delivered?
-    #[inline]
-    pub fn per_topic(&self) -> bool {
-        self.id_bits & PER_TOPIC != 0
-    }
-
-    /// This subscription with the per-topic ACL check on or off.
-    pub fn with_per_topic(self, on: bool) -> Subscription {
-        Subscription {
-            options: self.options,
-            id_bits: if on {
-                self.id_bits | PER_TOPIC
-            } else {
-                self.id_bits & !PER_TOPIC
-            },
-        }
-    }
-
-    /// The identifiers a message delivered through this subscription
-    /// carries.
-    fn ids(&self) -> SubIds {
-        match self.id() {
-            0 => SubIds::None,
-            id => SubIds::One(id),
         }
     }
 }

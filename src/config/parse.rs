@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod persistence;
+mod security;
 mod tls;
 mod websockets;
 
@@ -237,6 +238,9 @@ impl Parser<'_> {
         if let Some(done) = websockets::directive(self, line) {
             return done;
         }
+        if let Some(done) = security::directive(self, line) {
+            return done;
+        }
         let config = &mut self.config;
         match line.directive {
             "listener" => self.listener(line)?,
@@ -288,58 +292,6 @@ impl Parser<'_> {
                     return Err(line.error("given more than once for this listener"));
                 }
                 listener.mount_point = Some(prefix);
-            }
-            "allow_anonymous" => {
-                let value = line.bool()?;
-                self.security_set = true;
-                if self.config.per_listener_settings {
-                    self.current_listener(line).allow_anonymous = Some(value);
-                } else {
-                    self.config.allow_anonymous = Some(value);
-                }
-            }
-            "allow_zero_length_clientid" => {
-                let value = line.bool()?;
-                self.security_set = true;
-                if self.config.per_listener_settings {
-                    self.current_listener(line).allow_zero_length_clientid = Some(value);
-                } else {
-                    self.config.allow_zero_length_clientid = value;
-                }
-            }
-            "password_file" | "acl_file" => {
-                let path = Some(line.path()?);
-                self.security_set = true;
-                let acl = line.directive == "acl_file";
-                if self.config.per_listener_settings {
-                    let l = self.current_listener(line);
-                    *(if acl {
-                        &mut l.acl_file
-                    } else {
-                        &mut l.password_file
-                    }) = path;
-                } else {
-                    let c = &mut self.config;
-                    *(if acl {
-                        &mut c.acl_file
-                    } else {
-                        &mut c.password_file
-                    }) = path;
-                }
-            }
-            "check_retain_source" => {
-                config.check_retain_source = line.bool()?;
-                self.security_set = true;
-            }
-            "per_listener_settings" => {
-                let value = line.bool()?;
-                if value && self.security_set {
-                    return Err(line.error(
-                        "must come before any security setting (allow_anonymous, \
-                         allow_zero_length_clientid, check_retain_source, password_file, acl_file)",
-                    ));
-                }
-                config.per_listener_settings = value;
             }
             "max_inflight_messages" => {
                 let value = line.int(
