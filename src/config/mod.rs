@@ -26,6 +26,7 @@
 //! - values are checked strictly (`12abc` is not 12), and a duplicate
 //!   listener is refused when parsed rather than when bound.
 
+pub mod bridge;
 mod not_yet;
 mod parse;
 pub mod persistence;
@@ -43,6 +44,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::codec::QoS;
+pub use bridge::BridgeConfig;
 pub use persistence::{Autosave, Persistence, PersistenceSync};
 pub use tls::{CertUsername, TlsSettings, TlsVersion};
 
@@ -351,6 +353,8 @@ pub struct Config {
     /// `websockets_headers_size` (default 8192 bytes, also for 0): the
     /// longest WebSocket upgrade request; a longer one gets HTTP 431.
     pub websockets_headers_size: usize,
+    /// `connection` sections, in order.
+    pub bridges: Vec<BridgeConfig>,
     /// Things the broker should log once at start (ignored directives,
     /// ignored `-p`); the config is still valid.
     pub warnings: Vec<String>,
@@ -387,6 +391,7 @@ impl Default for Config {
             pid_file: None,
             include_dirs: Vec::new(),
             websockets_headers_size: DEFAULT_WEBSOCKETS_HEADERS_SIZE,
+            bridges: Vec::new(),
             verbose: false,
             config_file: None,
             persistence: Persistence::default(),
