@@ -123,6 +123,7 @@ impl Rig {
             username: None,
             password: None,
             properties: Properties::default(),
+            bridge: false,
         };
         self.feed(id, &wire(&Packet::Connect(Box::new(connect))));
         assert_eq!(self.take_output(id), [0x20, 0x02, 0x00, 0x00], "CONNACK");

@@ -273,6 +273,11 @@ impl Session {
         self.books.iter().flat_map(|b| b.incoming.iter().copied())
     }
 
+    /// How many messages are queued behind the window.
+    pub fn queued_len(&self) -> usize {
+        self.books.as_ref().map_or(0, |b| b.queue.len())
+    }
+
     /// True when no message is queued behind the window.
     pub fn queue_is_empty(&self) -> bool {
         self.books.as_ref().is_none_or(|b| b.queue.is_empty())

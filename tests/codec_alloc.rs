@@ -311,6 +311,7 @@ fn packets(rng: &mut Rng) -> Vec<Packet> {
             }),
             username: Some(word(rng)),
             password: Some(Bytes::from_static(b"pw")),
+            bridge: false,
             properties: Properties {
                 session_expiry: Some(60),
                 receive_maximum: Some(10),

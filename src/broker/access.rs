@@ -196,6 +196,12 @@ impl<T> Broker<T> {
         for (policy, acl) in self.settings.listeners.iter_mut().zip(acls) {
             policy.acl = acl;
         }
+        // Bridges obey the first listener's (see `Broker::add_bridge`).
+        let first = self.settings.listeners[0].acl.clone();
+        let base = usize::from(self.bridge_base);
+        for policy in self.settings.listeners.iter_mut().skip(base) {
+            policy.acl = first.clone();
+        }
         let sids: Vec<usize> = self.sessions.iter().map(|(sid, _)| sid).collect();
         for sid in sids {
             let listener = self.session_listener(sid);

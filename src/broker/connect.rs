@@ -357,6 +357,9 @@ impl<T> Broker<T> {
         link.state = LinkState::Connected;
         link.session = sid as u32;
         link.keep_alive = keep_alive;
+        if c.bridge {
+            link.listed |= super::link::PEER_BRIDGE;
+        }
         if v5 {
             link.v5 = Some(Box::new(V5Link {
                 max_packet: c.properties.maximum_packet_size.unwrap_or(u32::MAX),
@@ -488,7 +491,7 @@ impl<T> Broker<T> {
     /// client was away, re-sends every other unacknowledged PUBLISH (with
     /// DUP) and PUBREL with its original packet id, in order, then drains
     /// the queue into the window [MQTT-4.4.0-1].
-    fn resume(&mut self, sid: usize, now: Instant) {
+    pub(super) fn resume(&mut self, sid: usize, now: Instant) {
         let mut gone = Vec::new();
         let expired = self.sessions[sid].drop_expired_inflight(now, |seq| gone.push(seq));
         for seq in gone {

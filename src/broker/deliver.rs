@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
+use super::bridge::out_rules;
 use super::link::{list_once, mark_dirty, PRESSED};
 use super::outbound::{fits, write_publish, Send};
 use super::{Broker, Subscription, Timer};
@@ -218,6 +219,7 @@ impl<T> Broker<T> {
                     sub_ids: sub_ids.as_slice(),
                     mount: self.settings.mount(link.listener),
                     run: self.routing_run,
+                    remap: out_rules(&self.bridges, self.bridge_base, link.listener),
                 };
                 if !fits(link, msg, &send, now) {
                     self.dropped_for(sid, DropCause::TooLarge);
@@ -259,7 +261,11 @@ impl<T> Broker<T> {
                     v5.blocked_since = super::uptime_secs(self.started, now);
                 }
             }
-        } else if qos == QoS::AtMostOnce && !self.settings.queue_qos0 {
+        } else if (qos == QoS::AtMostOnce && !self.settings.queue_qos0)
+            || session.ends_with_connection()
+        {
+            // Only a clean bridge session is offline and ends with its
+            // connection: it keeps nothing while its link is down.
             return;
         }
         self.enqueue_for(sid, msg, qos, retain, sub_ids, now);
@@ -296,6 +302,9 @@ impl<T> Broker<T> {
         if stored && outcome != Enqueued::Dropped {
             let seq = self.persist_out(sid, msg, qos, retain, &ids);
             self.sessions[sid].set_newest_queued_seq(seq);
+        }
+        if !self.bridges.is_empty() {
+            self.queued_for_bridge(sid, now);
         }
         match outcome {
             Enqueued::Yes => {}
@@ -363,6 +372,7 @@ impl<T> Broker<T> {
         };
         let link = &mut self.links[lid];
         let mount = self.settings.mount(link.listener);
+        let remap = out_rules(&self.bridges, self.bridge_base, link.listener);
         let had_inflight = session.inflight_len() > 0;
         let mut sent = false;
         let (mut expired, mut too_large) = (0, 0);
@@ -388,6 +398,7 @@ impl<T> Broker<T> {
                 sub_ids: q.sub_ids.as_slice(),
                 mount,
                 run: 0,
+                remap,
             };
             if !fits(link, &q.msg, &send, now) {
                 too_large += 1;
@@ -475,6 +486,7 @@ impl<T> Broker<T> {
         };
         let link = &mut self.links[lid];
         let mount = self.settings.mount(link.listener);
+        let remap = out_rules(&self.bridges, self.bridge_base, link.listener);
         let mut resent = 0;
         for f in s.inflight_mut() {
             if !due(f.sent_at) {
@@ -492,6 +504,7 @@ impl<T> Broker<T> {
                         sub_ids: f.sub_ids.as_slice(),
                         mount,
                         run: 0,
+                        remap,
                     };
                     write_publish(link, &f.msg, &send, now);
                     self.stats.messages_sent += 1;

@@ -34,6 +34,10 @@ impl<T> Broker<T> {
         link.v5 = None;
         let peer = link.peer;
         self.closing.push(id);
+        if link.listener >= self.bridge_base {
+            self.bridge_link_closed(id, was, &cause, now);
+            return;
+        }
         if was != LinkState::Connected {
             info!("connection from {peer} closed before CONNECT: {cause}");
             return;

@@ -17,6 +17,8 @@ pub const OUT_ALIAS_CAP: u16 = 128;
 pub(super) enum LinkState {
     /// Socket open, CONNECT not yet received.
     AwaitConnect,
+    /// A bridge's link: CONNECT sent, CONNACK awaited.
+    AwaitConnack,
     /// CONNECT accepted; `session` is valid.
     Connected,
     /// Ending: nothing more is read; pending output is flushed, then the
@@ -47,8 +49,9 @@ pub struct Link<T> {
     pub(super) keep_alive: u16,
     pub(super) state: LinkState,
     pub(super) protocol: Protocol,
-    /// Which of the broker's link lists hold it: [`DIRTY`], [`PRESSED`]
-    /// (one byte for both keeps `Link` within its size budget).
+    /// Which of the broker's link lists hold it: [`DIRTY`], [`PRESSED`];
+    /// and the [`PEER_BRIDGE`] flag (one byte for all keeps `Link` within
+    /// its size budget).
     pub(super) listed: u8,
     /// MQTT 5 state of the connection; `None` for 3.x.
     pub(super) v5: Option<Box<V5Link>>,
@@ -264,6 +267,11 @@ pub(super) const DIRTY: u8 = 1;
 /// `Link::listed` bit: in `Broker::pressed`, the links whose output passed
 /// the high-water mark.
 pub(super) const PRESSED: u8 = 2;
+
+/// `Link::listed` flag, set at CONNECT: the client is a 3.x bridge that
+/// set the `try_private` bit, so its subscriptions are No Local and Retain
+/// As Published (as Mosquitto treats such bridges).
+pub(super) const PEER_BRIDGE: u8 = 4;
 
 /// Adds `id` to `list` (the list that `bit` stands for) once.
 pub(super) fn list_once<T>(list: &mut Vec<usize>, bit: u8, id: usize, link: &mut Link<T>) {

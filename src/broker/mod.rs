@@ -16,6 +16,7 @@
 mod access;
 #[cfg(any(test, fuzzing))]
 mod audit;
+mod bridge;
 mod connect;
 mod deliver;
 mod expiry;
@@ -48,6 +49,7 @@ use crate::topic::{RetainedStore, TopicTree};
 
 #[cfg(any(test, fuzzing))]
 pub use audit::{DurableView, SessionDurable, SessionView};
+pub use bridge::{Dial, DIAL_TIMEOUT};
 pub use deliver::TX_HIGH_WATER;
 pub use link::{Link, RxBuf};
 pub use restore::Restored;
@@ -154,6 +156,11 @@ enum Timer {
         slot: u32,
     },
     Sys,
+    /// A bridge's restart delay, dial timeout or idle check.
+    Bridge {
+        bridge: u32,
+        generation: u32,
+    },
 }
 
 pub struct Broker<T> {
@@ -211,6 +218,13 @@ pub struct Broker<T> {
     /// CONNECT yet (see [`Broker::set_cert_name`]); kept here rather than
     /// in every `Link`, which stays small.
     cert_names: Vec<(usize, Box<str>)>,
+    /// The configured bridges (see `bridge`).
+    bridges: Vec<bridge::Bridge>,
+    /// Connections the event loop is to open for bridges.
+    dials: Vec<Dial>,
+    /// The listener number of bridge 0's links (bridge `b` has
+    /// `bridge_base + b`); `u16::MAX` while there are none.
+    bridge_base: u16,
 }
 
 impl<T> Broker<T> {
@@ -255,6 +269,9 @@ impl<T> Broker<T> {
             journal: None,
             snapshot_todo: None,
             store_down: false,
+            bridges: Vec::new(),
+            dials: Vec::new(),
+            bridge_base: u16::MAX,
         };
         if broker.settings.sys_interval.is_some() {
             broker.publish_sys_static(now);
@@ -419,6 +436,10 @@ impl<T> Broker<T> {
     /// One decoded packet from link `id`.
     fn handle_packet(&mut self, id: usize, packet: Packet, now: Instant) {
         let state = self.links[id].state;
+        if state == LinkState::AwaitConnack {
+            self.bridge_connack(id, packet, now);
+            return;
+        }
         if state == LinkState::AwaitConnect {
             match packet {
                 Packet::Connect(c) => self.handle_connect(id, *c, now),
@@ -449,11 +470,7 @@ impl<T> Broker<T> {
                 "AUTH without an authentication method [MQTT-4.12.0-6]".into(),
                 now,
             ),
-            other => self.close_link(
-                id,
-                CloseCause::Protocol(format!("unexpected {} from a client", other.name())),
-                now,
-            ),
+            other => self.client_side_packet(id, other, now),
         }
     }
 
@@ -569,7 +586,7 @@ impl<T> Broker<T> {
         match t {
             Timer::ConnectTimeout { link, generation } => {
                 if let Some(l) = self.live_link(link, generation) {
-                    if l.state == LinkState::AwaitConnect {
+                    if matches!(l.state, LinkState::AwaitConnect | LinkState::AwaitConnack) {
                         self.close_link(link as usize, CloseCause::ConnectTimeout, now);
                     }
                 }
@@ -578,6 +595,10 @@ impl<T> Broker<T> {
                 let Some(l) = self.live_link(link, generation) else {
                     return;
                 };
+                if l.listener >= self.bridge_base {
+                    self.bridge_keep_alive(link as usize, now);
+                    return;
+                }
                 let deadline = self.started
                     + Duration::from_millis(l.last_rx)
                     + keep_alive_window(l.keep_alive);
@@ -607,6 +628,9 @@ impl<T> Broker<T> {
                 generation,
             } => self.will_delay_due(session as usize, generation, now),
             Timer::RetainedExpiry { slot } => self.retained_expiry_due(slot),
+            Timer::Bridge { bridge, generation } => {
+                self.bridge_timer(bridge as usize, generation, now)
+            }
             Timer::Sys => {
                 self.publish_sys(now);
                 if let Some(every) = self.settings.sys_interval {
@@ -625,6 +649,7 @@ impl<T> Broker<T> {
     /// Stops the broker: every connection is closed (wills published, as
     /// the connections did not send DISCONNECT) and listed for removal.
     pub fn shutdown(&mut self, now: Instant) {
+        self.stop_bridges(now);
         let ids: Vec<usize> = self.links.iter().map(|(id, _)| id).collect();
         for id in ids {
             if self.links[id].protocol.is_v5() && self.links[id].state == LinkState::Connected {

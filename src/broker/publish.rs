@@ -118,6 +118,11 @@ impl<T> Broker<T> {
             self.protocol_violation(id, reason::TOPIC_NAME_INVALID, why, now);
             return;
         }
+        let bridged = listener >= self.bridge_base;
+        if bridged {
+            let b = usize::from(listener - self.bridge_base);
+            p.topic = self.bridge_topic_in(b, p.topic);
+        }
         if p.retain && !self.settings.retain_available {
             let why = "retained PUBLISH while retain_available is false [MQTT-3.2.2-14]";
             self.protocol_violation(id, reason::RETAIN_NOT_SUPPORTED, why.into(), now);
@@ -175,7 +180,18 @@ impl<T> Broker<T> {
                 p.payload.len()
             );
         }
-        let denied = !self.may_publish_to(sid, listener, &p.topic);
+        let denied = if bridged {
+            // The far side may bring `$SYS` topics in (a `topic` line says
+            // so), but not `$share` ones; `local_username`'s rules apply.
+            p.topic.starts_with("$share")
+                || !self
+                    .sessions
+                    .get(sid)
+                    .and_then(|s| s.acl())
+                    .is_none_or(|acl| acl.can_write(&p.topic))
+        } else {
+            !self.may_publish_to(sid, listener, &p.topic)
+        };
         if denied {
             self.stats.publish_dropped += 1;
             debug!(

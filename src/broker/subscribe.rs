@@ -71,9 +71,10 @@ impl<T> Broker<T> {
     /// that already existed [MQTT-3.8.4-3]), only for a new subscription
     /// (1), or never (2); never for a shared subscription.
     pub(super) fn handle_subscribe(&mut self, id: usize, s: Subscribe, now: Instant) {
-        let (sid, listener, v5) = {
+        let (sid, listener, v5, peer_bridge) = {
             let l = &self.links[id];
-            (l.sid(), l.listener, l.protocol.is_v5())
+            let bridge = l.listed & super::link::PEER_BRIDGE != 0;
+            (l.sid(), l.listener, l.protocol.is_v5(), bridge)
         };
         let policy = self.settings.listener(listener);
         let max_qos = policy.max_qos;
@@ -93,10 +94,17 @@ impl<T> Broker<T> {
                 return;
             }
             let granted = options.qos.min(max_qos);
+            let mut options = *options;
+            if peer_bridge {
+                // What a bridge forwards must not come back to it, and
+                // retained messages stay retained on its far side.
+                options.no_local = true;
+                options.retain_as_published = true;
+            }
             let sub = Subscription::new(
                 SubOptions {
                     qos: granted,
-                    ..*options
+                    ..options
                 },
                 sub_id,
             );

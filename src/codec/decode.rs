@@ -260,7 +260,9 @@ fn packet_id(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
 fn decode_connect(r: &mut Reader<'_>, flags: u8) -> Result<Connect, DecodeError> {
     let name = r.binary()?;
     let level = r.u8()?;
-    let protocol = Protocol::from_name_level(&name, level)
+    // The bridge bit, on 3.1 and 3.1.1 only (Mosquitto's `try_private`).
+    let bridge = level & 0x80 != 0 && matches!(level & 0x7F, 3 | 4);
+    let protocol = Protocol::from_name_level(&name, if bridge { level & 0x7F } else { level })
         .ok_or(DecodeError::UnsupportedProtocol { name, level })?;
     let v5 = protocol.is_v5();
     let strict = protocol != Protocol::V31;
@@ -327,6 +329,7 @@ fn decode_connect(r: &mut Reader<'_>, flags: u8) -> Result<Connect, DecodeError>
         username,
         password,
         properties,
+        bridge,
     })
 }
 

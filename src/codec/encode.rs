@@ -227,7 +227,8 @@ fn encode_connect(c: &Connect, out: &mut BytesMut) {
     let v5 = c.protocol.is_v5();
     frame(out, 0x10, |out| {
         put_binary(out, c.protocol.name().as_bytes());
-        out.put_u8(c.protocol.level());
+        let bridge = if c.bridge && !v5 { 0x80 } else { 0 };
+        out.put_u8(c.protocol.level() | bridge);
         let mut flags = u8::from(c.clean_start) << 1;
         if let Some(will) = &c.will {
             flags |= 0x04 | ((will.qos as u8) << 3) | (u8::from(will.retain) << 5);

@@ -147,6 +147,7 @@ fn connect_31_mqisdp() {
             will: None,
             username: Some(s("u")),
             password: Some(Bytes::from_static(b"p")),
+            bridge: false,
             properties: Properties::default(),
         })),
     );
@@ -183,6 +184,7 @@ fn connect_311_with_will() {
             }),
             username: Some(s("user")),
             password: None,
+            bridge: false,
             properties: Properties::default(),
         })),
     );
@@ -212,6 +214,7 @@ fn connect_311_empty_client_id_is_left_to_the_broker() {
             will: None,
             username: None,
             password: None,
+            bridge: false,
             properties: Properties::default(),
         })),
     );
@@ -266,6 +269,7 @@ pub(super) fn connect_5_packet() -> Packet {
         }),
         username: Some(s("me")),
         password: Some(Bytes::from_static(b"\x01\x02\x03")),
+        bridge: false,
         properties: Properties {
             session_expiry: Some(3600),
             request_problem_information: Some(1),
@@ -325,6 +329,36 @@ fn connect_unknown_protocol_level_6() {
         err(wire, V31),
         DecodeError::UnsupportedProtocol { level: 4, .. }
     ));
+}
+
+#[test]
+fn the_bridge_bit_of_a_3x_protocol_level_marks_a_bridge() {
+    // Mosquitto's `try_private`: level 0x84 (3.1.1) or 0x83 (3.1).
+    for (wire, protocol) in [
+        (&b"\x10\x0c\x00\x04MQTT\x84\x02\x00\x3c\x00\x00"[..], V311),
+        (&b"\x10\x0e\x00\x06MQIsdp\x83\x02\x00\x3c\x00\x00"[..], V31),
+    ] {
+        let Ok(Packet::Connect(c)) = dec(wire, protocol) else {
+            panic!("not a CONNECT");
+        };
+        assert!(c.bridge, "{protocol}");
+        assert_eq!(c.protocol, protocol);
+        assert_eq!(
+            enc(&Packet::Connect(c), protocol),
+            wire,
+            "encoded back with the bit"
+        );
+    }
+    // Not for MQTT 5 (its bridges use No Local) nor any other level.
+    for wire in [
+        &b"\x10\x0d\x00\x04MQTT\x85\x02\x00\x3c\x00\x00\x00"[..],
+        &b"\x10\x0c\x00\x04MQTT\x86\x02\x00\x3c\x00\x00"[..],
+    ] {
+        assert!(matches!(
+            err(wire, V311),
+            DecodeError::UnsupportedProtocol { .. }
+        ));
+    }
 }
 
 #[test]
@@ -1633,6 +1667,7 @@ fn rand_packet(rng: &mut Rng, protocol: Protocol, which: usize) -> Packet {
                 will,
                 username,
                 password,
+                bridge: false,
                 properties: props(rng, "CONNECT"),
             }))
         }

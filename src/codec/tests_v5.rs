@@ -44,6 +44,7 @@ fn connect_5_without_will_with_every_connect_property() {
             will: None,
             username: Some(s("u")),
             password: Some(Bytes::from_static(b"pw")),
+            bridge: false,
             properties: Properties {
                 session_expiry: Some(120),
                 authentication_method: Some(s("SCRAM")),
@@ -88,6 +89,7 @@ fn connect_5_with_will_and_no_will_properties() {
             }),
             username: None,
             password: None,
+            bridge: false,
             properties: Properties::default(),
         })),
     );
@@ -130,6 +132,7 @@ fn connect_5_with_every_will_property() {
             }),
             username: None,
             password: None,
+            bridge: false,
             properties: Properties::default(),
         })),
     );

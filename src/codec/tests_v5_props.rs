@@ -285,6 +285,7 @@ fn packet(ctx: Ctx, p: Properties, pp: PublishProperties, delay: u32) -> Packet 
             will,
             username: None,
             password: None,
+            bridge: false,
             properties,
         }))
     };

@@ -213,6 +213,11 @@ pub struct Connect {
     pub username: Option<ByteStr>,
     pub password: Option<Bytes>,
     pub properties: Properties,
+    /// A 3.x bridge announced itself (`try_private`): bit 0x80 of the
+    /// protocol level, as Mosquitto's bridges set it. The broker then
+    /// treats its subscriptions as No Local and Retain As Published, so
+    /// that what it forwards is not echoed back to it.
+    pub bridge: bool,
 }
 
 /// CONNACK. `code` is the 3.x return code or the 5.0 reason code.

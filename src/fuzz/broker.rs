@@ -506,6 +506,7 @@ fn connect(protocol: Protocol, id: &str, clean: bool) -> Connect {
         will: None,
         username: None,
         password: None,
+        bridge: false,
         properties: Properties::default(),
     }
 }

@@ -35,6 +35,7 @@ pub(super) fn connect_packet(id: &str, clean: bool, keep_alive: u16) -> Connect 
         will: None,
         username: None,
         password: None,
+        bridge: false,
         properties: Properties::default(),
     }
 }
@@ -118,6 +119,12 @@ impl Harness {
             .rx
             .extend_from_slice(bytes);
         self.broker.process_input(link, self.now);
+    }
+
+    /// Packets sent on `link` from now on are encoded for `protocol` (a
+    /// bridge's link, where the test plays the far side).
+    pub(super) fn speaks(&mut self, link: usize, protocol: Protocol) {
+        self.protocols.insert(link, protocol);
     }
 
     pub(super) fn send(&mut self, link: usize, packet: Packet) {

@@ -3,6 +3,7 @@
 //! delivery in [`delivery`], MQTT 5 in [`v5`].
 
 mod access;
+mod bridge;
 mod delivery;
 mod harness;
 mod persist;

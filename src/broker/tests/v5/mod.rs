@@ -27,6 +27,7 @@ pub(super) fn connect5(id: &str, expiry: Option<u32>, clean: bool) -> Connect {
         will: None,
         username: None,
         password: None,
+        bridge: false,
         properties: Properties {
             session_expiry: expiry,
             ..Properties::default()
