@@ -13,6 +13,7 @@
 //!   2253 form (for `use_identity_as_username` / `use_subject_as_username`).
 
 pub mod dn;
+mod files;
 mod load;
 mod stream;
 pub mod x509;
