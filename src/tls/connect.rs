@@ -157,3 +157,7 @@ impl ServerCertVerifier for AnyName {
         self.0.root_hint_subjects()
     }
 }
+
+#[cfg(test)]
+#[path = "connect_tests.rs"]
+mod tests;

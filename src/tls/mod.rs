@@ -23,6 +23,8 @@ pub mod dn;
 mod files;
 mod load;
 mod stream;
+#[cfg(test)]
+mod test_pki;
 pub mod x509;
 
 pub use connect::Connector;

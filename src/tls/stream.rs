@@ -283,3 +283,7 @@ impl Write for TlsStream {
 #[cfg(test)]
 #[path = "stream_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod client_tests;
