@@ -1,10 +1,16 @@
-//! TLS listeners with rustls (and ring), inside the one event loop.
+//! TLS with rustls (and ring), inside the one event loop: listeners (the
+//! server side) and bridges (the client side).
 //!
 //! Contract:
 //! - [`Acceptor::load`] turns a listener's [`TlsSettings`](crate::config::TlsSettings)
 //!   into a rustls server configuration when the server binds, reading and
 //!   checking every file then (see `load`).
-//! - [`TlsStream`] is one connection: the event loop reads and writes it
+//! - [`Connector::load`] does the same for a bridge's
+//!   [`BridgeTls`](crate::config::bridge::BridgeTls): a rustls client
+//!   configuration (see `connect`).
+//! - `files` reads and checks the PEM files for both.
+//! - [`TlsStream`] is one connection, accepted ([`TlsStream::new`]) or
+//!   opened ([`TlsStream::client`]): the event loop reads and writes it
 //!   like a socket (see `stream` for what a short read and `WouldBlock`
 //!   mean there); the handshake happens inside those reads and writes, so
 //!   the broker's CONNECT timeout covers it.
@@ -12,10 +18,15 @@
 //!   validity period, the Common Name and the subject in Mosquitto's RFC
 //!   2253 form (for `use_identity_as_username` / `use_subject_as_username`).
 
+mod connect;
 pub mod dn;
+mod files;
 mod load;
 mod stream;
+#[cfg(test)]
+mod test_pki;
 pub mod x509;
 
+pub use connect::Connector;
 pub use load::Acceptor;
 pub use stream::TlsStream;

@@ -1,5 +1,8 @@
 //! One TLS connection driven by readiness: rustls is sans-I/O, so this owns
-//! the socket and moves records between it and the `ServerConnection`.
+//! the socket and moves records between it and the rustls `Connection`,
+//! the server side of one accepted on a TLS listener ([`TlsStream::new`])
+//! or the client side of one a bridge opens ([`TlsStream::client`]). Both
+//! sides share every read, write and close below.
 //!
 //! Contract, for the event loop's edge-triggered reads and writes:
 //! - [`TlsStream::read`] returns plaintext, filling the buffer as long as
@@ -12,23 +15,30 @@
 //!   the backlog, not rustls; [`TlsStream::wants_write`] says records are
 //!   waiting, and `flush` writes them (`WouldBlock` while some remain).
 //! - A failed handshake or a bad record is an `InvalidData` error naming
-//!   the TLS problem; the peer closing, with or without `close_notify`, is
-//!   end of stream.
+//!   the TLS problem (as a client, the server certificate's problem in
+//!   words: unknown issuer, not valid for the name, expired); the peer
+//!   closing, with or without `close_notify`, is end of stream.
+//! - The server waits for the client to speak; a client stream has its
+//!   ClientHello queued from the start ([`TlsStream::wants_write`] is
+//!   true), so the event loop's flush sends it once the socket connects.
 
 use std::io::{self, IoSlice, Read, Write};
 
 use mio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, Connection, ServerConnection};
 
+use super::connect::Connector;
 use super::load::Acceptor;
 use super::{dn, x509};
 use crate::config::CertUsername;
 
-/// A server-side TLS connection over a non-blocking socket.
+/// A TLS connection, server or client side, over a non-blocking socket.
 pub struct TlsStream {
     pub(crate) sock: TcpStream,
-    conn: ServerConnection,
-    /// What the client's certificate is to be made into.
+    conn: Connection,
+    /// What the client's certificate is to be made into (always `None` on
+    /// the client side).
     username: CertUsername,
     /// The certificate's name, once the handshake is done, until taken.
     cert_name: Option<Box<str>>,
@@ -54,11 +64,46 @@ impl TlsStream {
             .map_err(|e| io::Error::other(format!("TLS set-up: {e}")))?;
         Ok(TlsStream {
             sock,
-            conn,
+            conn: Connection::Server(conn),
             username: acceptor.username,
             cert_name: None,
             established: false,
         })
+    }
+
+    /// Called by a bridge for a socket it is connecting to `host` (a DNS
+    /// name or an IP literal, IPv6 with or without brackets), which the
+    /// server's certificate must be valid for unless `bridge_insecure`.
+    /// Returns the stream with its ClientHello queued, for the event loop
+    /// to flush; `InvalidInput` if `host` is not a valid name.
+    pub fn client(sock: TcpStream, connector: &Connector, host: &str) -> io::Result<TlsStream> {
+        // An IPv6 literal as an address writes it, in brackets, is the
+        // address.
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .filter(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
+            .unwrap_or(host);
+        let name = ServerName::try_from(bare.to_owned()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("TLS: {host:?} is neither a valid host name nor an IP address"),
+            )
+        })?;
+        let conn = ClientConnection::new(connector.config.clone(), name)
+            .map_err(|e| io::Error::other(format!("TLS set-up: {e}")))?;
+        Ok(TlsStream {
+            sock,
+            conn: Connection::Client(conn),
+            username: CertUsername::None,
+            cert_name: None,
+            established: false,
+        })
+    }
+
+    /// The TLS version agreed, once the handshake has got that far.
+    pub fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
+        self.conn.protocol_version()
     }
 
     /// True while encrypted records wait for the socket.
@@ -111,9 +156,10 @@ impl TlsStream {
         if let Err(e) = self.conn.process_new_packets() {
             // rustls has queued an alert saying why: send it if we can.
             let _ = self.push();
+            let client = matches!(self.conn, Connection::Client(_));
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                describe(&e, self.conn.is_handshaking()),
+                describe(&e, self.conn.is_handshaking(), client),
             ));
         }
         if !self.established && !self.conn.is_handshaking() {
@@ -139,15 +185,41 @@ impl TlsStream {
     }
 }
 
-/// A rustls error as a log line; a client that sends plain MQTT (or
-/// anything but TLS) to a TLS listener is told apart.
-fn describe(e: &rustls::Error, handshaking: bool) -> String {
+/// A rustls error as a log line; a peer that sends plain MQTT (or
+/// anything but TLS) is told apart, and so, as a `client`, is the server
+/// certificate's problem.
+fn describe(e: &rustls::Error, handshaking: bool, client: bool) -> String {
+    let peer = if client { "server" } else { "client" };
     match e {
         rustls::Error::InvalidMessage(_) if handshaking => {
-            format!("TLS handshake failed: the client does not speak TLS ({e})")
+            format!("TLS handshake failed: the {peer} does not speak TLS ({e})")
+        }
+        rustls::Error::InvalidCertificate(why) if handshaking && client => {
+            format!(
+                "TLS handshake failed: the server's certificate is refused: {}",
+                certificate_problem(why)
+            )
         }
         _ if handshaking => format!("TLS handshake failed: {e}"),
         _ => format!("TLS error: {e}"),
+    }
+}
+
+/// What is wrong with a peer's certificate, in words (rustls's own words
+/// where it has them, else its variant's name).
+fn certificate_problem(why: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as E;
+    match why {
+        E::UnknownIssuer => {
+            "unknown issuer (it does not chain to a CA of bridge_cafile/bridge_capath)".into()
+        }
+        E::NotValidForName => "certificate not valid for the host name".into(),
+        E::BadSignature => "bad signature".into(),
+        E::Expired => "expired".into(),
+        E::NotValidYet => "not valid yet".into(),
+        E::Revoked => "revoked".into(),
+        E::BadEncoding => "cannot be parsed".into(),
+        other => other.to_string(),
     }
 }
 
@@ -211,3 +283,7 @@ impl Write for TlsStream {
 #[cfg(test)]
 #[path = "stream_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod client_tests;
