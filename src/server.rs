@@ -27,6 +27,7 @@
 //! either: the same holds for the upgrade handshake and the frames the
 //! WebSocket layer sends of its own.
 
+mod dial;
 mod reload;
 mod wrap;
 
@@ -105,6 +106,21 @@ pub struct Server {
     held: Vec<usize>,
     /// The service manager to tell about readiness, reloads and stopping.
     notifier: Option<Notifier>,
+    /// Bridges' connections being opened.
+    dialer: dial::Dialer,
+}
+
+/// This machine's host name (for bridges' default client ids), or
+/// `localhost` when it has none.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if rc == 0 && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
 }
 
 /// Empties a signal pipe (each signal wrote a byte).
@@ -205,6 +221,12 @@ impl Server {
         } else {
             None
         };
+        // After the store: a bridge's local session may be a restored one.
+        let dialer = dial::Dialer::load(config)?;
+        let host = hostname();
+        for b in &config.bridges {
+            broker.add_bridge(b.clone(), &host, now);
+        }
         Ok(Server {
             poll,
             listeners,
@@ -222,6 +244,7 @@ impl Server {
             durable,
             held: Vec::new(),
             notifier: None,
+            dialer,
         })
     }
 
@@ -289,6 +312,8 @@ impl Server {
         let mut events = Events::with_capacity(EVENTS);
         self.notify_ready();
         loop {
+            self.dialer
+                .turn(&mut self.broker, self.poll.registry(), Instant::now());
             // While the store cannot write, output waits for the retry.
             let retry = self.durable.as_ref().and_then(Durable::retry_at);
             // A compaction under way goes on a part per turn.
@@ -297,10 +322,10 @@ impl Server {
             let timeout = if retry.is_none() && work {
                 Some(Duration::ZERO)
             } else {
-                let next = match (self.broker.next_deadline(), retry) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let next = [self.broker.next_deadline(), retry, self.dialer.deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min();
                 next.map(|d| d.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -334,6 +359,11 @@ impl Server {
                         self.notify_ready();
                     }
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE, now),
+                    Token(t) if t >= dial::DIAL_BASE => {
+                        let registry = self.poll.registry();
+                        self.dialer
+                            .event(t - dial::DIAL_BASE, &mut self.broker, registry, now);
+                    }
                     Token(id) => {
                         if ev.is_writable() {
                             self.broker.mark_dirty(id);

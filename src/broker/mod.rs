@@ -703,7 +703,7 @@ fn uptime_secs(started: Instant, now: Instant) -> u32 {
 }
 
 /// A random number from the standard library's per-process hash seed.
-fn random_seed() -> u32 {
+pub(crate) fn random_seed() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u8(0);
