@@ -23,6 +23,8 @@
 //! - `ws` (the `websockets` feature): MQTT over WebSockets: the upgrade
 //!   handshake, the frame codec, and the stream layer the loop drives.
 //! - [`config`]: command line and mosquitto.conf-style config file.
+//! - [`dns`]: the bridge's host name resolver, sans-I/O: hosts file,
+//!   resolv.conf, the DNS message, and the lookup the loop drives.
 //! - `fuzz` (tests and `cargo fuzz` only): the fuzz targets.
 //! - [`persistence`]: the store driven by the event loop (commit per
 //!   turn, compaction).
@@ -33,6 +35,7 @@ pub mod auth;
 pub mod broker;
 pub mod codec;
 pub mod config;
+pub mod dns;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz;
