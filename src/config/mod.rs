@@ -33,6 +33,8 @@ pub mod persistence;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bridge;
+#[cfg(test)]
 mod tests_tls;
 #[cfg(test)]
 mod tests_ws;

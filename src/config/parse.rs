@@ -13,13 +13,15 @@
 //! `allow_anonymous` /
 //! `allow_zero_length_clientid` when `per_listener_settings` is true) apply
 //! to the listener of the last `listener` line, or before any, to the
-//! default listener set up by `port` / `bind_address`.
+//! default listener set up by `port` / `bind_address`. The bridge
+//! directives apply to the last `connection` section (see `parse/bridge.rs`).
 
 use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod bridge;
 mod persistence;
 mod security;
 mod tls;
@@ -157,6 +159,8 @@ struct Parser<'a> {
     log_types: Option<LogTypes>,
     /// `log_dest` lines so far (the first one replaces the default).
     log_dest: Option<Vec<LogDest>>,
+    /// The `connection` sections.
+    bridges: bridge::Sections,
 }
 
 /// Reads and parses the file at `path` without settling listeners (the
@@ -194,6 +198,7 @@ pub(crate) fn parse_raw_with(
         security_set: false,
         log_types: None,
         log_dest: None,
+        bridges: bridge::Sections::default(),
     };
     parser.text(name, text, 0)?;
     parser.finish()
@@ -202,6 +207,7 @@ pub(crate) fn parse_raw_with(
 impl Parser<'_> {
     /// Parses every line of one file; `depth` is 0 for the main file.
     fn text(&mut self, name: &str, text: &str, depth: usize) -> Result<(), ConfigError> {
+        let outer_bridge = self.bridges.enter_file();
         for (index, raw) in text.lines().enumerate() {
             let trimmed = raw.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -224,21 +230,17 @@ impl Parser<'_> {
             };
             self.directive(&line, depth)?;
         }
+        self.bridges.leave_file(outer_bridge);
         Ok(())
     }
 
     fn directive(&mut self, line: &Line<'_>, depth: usize) -> Result<(), ConfigError> {
-        let config = &mut self.config;
-        if let Some(done) = persistence::directive(config, line) {
-            return done;
-        }
-        if let Some(done) = tls::directive(self, line) {
-            return done;
-        }
-        if let Some(done) = websockets::directive(self, line) {
-            return done;
-        }
-        if let Some(done) = security::directive(self, line) {
+        let done = persistence::directive(&mut self.config, line)
+            .or_else(|| tls::directive(self, line))
+            .or_else(|| websockets::directive(self, line))
+            .or_else(|| security::directive(self, line))
+            .or_else(|| bridge::directive(self, line));
+        if let Some(done) = done {
             return done;
         }
         let config = &mut self.config;
@@ -557,7 +559,8 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// Settles the default listener and the log settings.
+    /// Settles the default listener and the log settings, and checks the
+    /// bridges.
     fn finish(mut self) -> Result<Config, ConfigError> {
         let default = std::mem::take(&mut self.default_listener);
         match (&default.configured_at, &default.first_setting) {
@@ -597,6 +600,7 @@ impl Parser<'_> {
         for (listener, origin) in self.config.listeners.iter().zip(&self.origins) {
             check_tls(listener, origin, "listener")?;
         }
+        bridge::check(&self.bridges, &self.config)?;
         if let Some(types) = self.log_types {
             self.config.log_types = types;
         }

@@ -905,10 +905,10 @@ fn error_message_format_matches_the_documented_one() {
 fn mosquitto_directives_midge_lacks_are_refused_by_name() {
     let cases = [
         "auth_plugin /usr/lib/auth.so",
-        "bridge_keyfile /etc/mosquitto/key.pem",
-        "bridge_cafile /etc/ca.pem",
-        "bridge_certfile /etc/cert.pem",
-        "connection bridge-01",
+        "bind_interface eth0",
+        "memory_limit 0",
+        "set_tcp_nodelay true",
+        "log_timestamp false",
         "user mosquitto",
         "auth_opt_backend files",
         "plugin_opt_x y",

@@ -124,7 +124,8 @@ fn broker_seeds() -> Vec<Vec<u8>> {
 }
 
 /// Config seeds: a realistic file, one with listeners and include_dir
-/// files, and one per refused directive family.
+/// files, one with bridges (in the main file and an included one), and
+/// one per refused directive family.
 fn config_seeds() -> Vec<Vec<u8>> {
     let plain = "# midge\nlistener 1883\nallow_anonymous true\nmax_inflight_messages 20\n\
                  max_queued_messages 1000\nmax_queued_bytes 0\nmessage_size_limit 0\n\
@@ -135,8 +136,22 @@ fn config_seeds() -> Vec<Vec<u8>> {
                      listener 1884\nallow_zero_length_clientid false\ninclude_dir /etc/midge/conf.d\n\
                      \0port 1885\nbind_address 127.0.0.1\n\0upgrade_outgoing_qos true\n\
                      retain_available false\nmax_packet_size 2000\n";
+    let bridges = "listener 1883\nconnection cloud\n\
+                   address broker.example.com:8883 [::1]:1884 10.0.0.2\n\
+                   topic sensors/# out 1 local/ remote/\ntopic \"\" in 2 cmd/local cmd/remote\n\
+                   topic # both 0\nremote_clientid edge-1\nremote_username bridge\n\
+                   remote_password secret\nbridge_protocol_version mqttv50\nstart_type lazy\n\
+                   threshold 5\nrestart_timeout 5 60\nkeepalive_interval 30\n\
+                   notification_topic bridges/cloud/state\nbridge_cafile /etc/ssl/ca.pem\n\
+                   bridge_insecure false\ninclude_dir /etc/midge/conf.d\nround_robin true\n\
+                   \0connection local\naddress 127.0.0.1\ntopic a/+ in\ncleansession true\n";
     let refused = "listener 1883\npassword_file /etc/p\nbridge_cafile x\npersistence true\n";
-    vec![plain.into(), listeners.into(), refused.into()]
+    vec![
+        plain.into(),
+        listeners.into(),
+        bridges.into(),
+        refused.into(),
+    ]
 }
 
 /// Store seeds: real store files (a log; a snapshot and the log after

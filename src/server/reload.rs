@@ -8,7 +8,9 @@
 //! Each kind of file is all-or-nothing on its own: one that cannot be read
 //! or parsed keeps the old files of its kind in force, with an error naming
 //! the file and line. Any other directive that differs from the running
-//! configuration is logged as needing a restart.
+//! configuration is logged as needing a restart; so is any change to the
+//! bridges (`connection` sections), as in Mosquitto, which does not
+//! reload bridges either.
 
 use log::{error, info, warn};
 
@@ -116,4 +118,34 @@ fn needs_restart(old: &Config, new: &Config) -> bool {
         (c, tls_on)
     };
     fixed(old) != fixed(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_restart;
+    use crate::config::{parse_str, Config};
+
+    fn config(text: &str) -> Config {
+        parse_str("r.conf", text).expect("a valid config")
+    }
+
+    const BRIDGE: &str = "listener 1883\nconnection b\naddress 10.0.0.1\ntopic a\n";
+
+    #[test]
+    fn a_bridge_config_change_needs_a_restart() {
+        let old = config(BRIDGE);
+        assert!(!needs_restart(&old, &config(BRIDGE)));
+        // A section added, removed, or changed in any field.
+        assert!(needs_restart(&config("listener 1883\n"), &old));
+        assert!(needs_restart(&old, &config("listener 1883\n")));
+        for extra in ["topic b in 1", "keepalive_interval 30", "remote_username u"] {
+            assert!(
+                needs_restart(&old, &config(&format!("{BRIDGE}{extra}\n"))),
+                "{extra}"
+            );
+        }
+        // What a reload applies still does not count.
+        let reloadable = config(&format!("{BRIDGE}password_file /p\nallow_anonymous true\n"));
+        assert!(!needs_restart(&old, &reloadable));
+    }
 }

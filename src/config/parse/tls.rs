@@ -89,20 +89,23 @@ fn set(tls: &mut TlsSettings, line: &Line<'_>) -> Result<(), ConfigError> {
                 tls.cert_username = CertUsername::None;
             }
         }
-        "tls_version" => {
-            tls.version = Some(match line.one()? {
-                "tlsv1.3" => TlsVersion::V1_3,
-                "tlsv1.2" => TlsVersion::V1_2,
-                old @ ("tlsv1" | "tlsv1.1") => {
-                    return Err(line.error(format!(
-                        "{old} is not offered by rustls, which midge uses: \
-                         use tlsv1.2 or tlsv1.3 (or leave tls_version out for both)"
-                    )))
-                }
-                other => return Err(line.invalid(other, "tlsv1.2 or tlsv1.3")),
-            });
-        }
+        "tls_version" => tls.version = Some(version(line)?),
         _ => {}
     }
     Ok(())
+}
+
+/// The value of `tls_version` or `bridge_tls_version`: Mosquitto's names
+/// of the versions rustls offers.
+pub(super) fn version(line: &Line<'_>) -> Result<TlsVersion, ConfigError> {
+    match line.one()? {
+        "tlsv1.3" => Ok(TlsVersion::V1_3),
+        "tlsv1.2" => Ok(TlsVersion::V1_2),
+        old @ ("tlsv1" | "tlsv1.1") => Err(line.error(format!(
+            "{old} is not offered by rustls, which midge uses: \
+             use tlsv1.2 or tlsv1.3 (or leave {} out for both)",
+            line.directive
+        ))),
+        other => Err(line.invalid(other, "tlsv1.2 or tlsv1.3")),
+    }
 }
