@@ -31,7 +31,10 @@ const MAX_DIALS: usize = 1024;
 /// Where a dial is.
 enum Stage {
     /// Waiting for the name server.
-    Resolving { lookup: Box<Lookup>, sock: UdpSocket },
+    Resolving {
+        lookup: Box<Lookup>,
+        sock: UdpSocket,
+    },
     /// Connecting to `addrs[next - 1]`.
     Connecting {
         sock: TcpStream,
@@ -133,7 +136,9 @@ impl Dialer {
             .map(|(i, _)| i)
             .collect();
         for i in due {
-            if let Some(Stage::Resolving { lookup, .. }) = self.pending.get_mut(i).map(|p| &mut p.stage) {
+            if let Some(Stage::Resolving { lookup, .. }) =
+                self.pending.get_mut(i).map(|p| &mut p.stage)
+            {
                 lookup.timeout(now);
             }
             self.advance_lookup(i, broker, registry, now);
@@ -151,12 +156,25 @@ impl Dialer {
         }
     }
 
-    fn start(&mut self, dial: Dial, broker: &mut Broker<Stream>, registry: &Registry, now: Instant) {
+    fn start(
+        &mut self,
+        dial: Dial,
+        broker: &mut Broker<Stream>,
+        registry: &Registry,
+        now: Instant,
+    ) {
         if self.pending.len() >= MAX_DIALS {
             broker.bridge_dial_failed(dial.bridge, dial.generation, "too many dials", now);
             return;
         }
-        let lookup = Lookup::new(&dial.host, dial.port, &self.conf, &self.hosts, self.seed, now);
+        let lookup = Lookup::new(
+            &dial.host,
+            dial.port,
+            &self.conf,
+            &self.hosts,
+            self.seed,
+            now,
+        );
         self.seed = self.seed.wrapping_add(0x9E37);
         let sock = match UdpSocket::bind(unspecified_for(&self.conf)) {
             Ok(s) => s,
@@ -354,7 +372,8 @@ impl Dialer {
                 return;
             }
         };
-        let Ok(id) = broker.bridge_connected(dial.bridge, dial.generation, stream, peer, now) else {
+        let Ok(id) = broker.bridge_connected(dial.bridge, dial.generation, stream, peer, now)
+        else {
             return; // stale: the socket closes
         };
         let link = broker.link_mut(id).expect("link just opened");
