@@ -12,6 +12,9 @@
 //!   moving; the broker's invariants are audited after every step.
 //!   `broker_acl` is the same with an ACL file: whatever a client reads,
 //!   its rules let it read.
+//! - [`bridge`]: a broker with a bridge, the fuzzer playing the far side,
+//!   the event loop and two local clients; nothing the far side sends
+//!   comes back to it.
 //! - [`config`]: the config parser over a main file and `include_dir`
 //!   files.
 //! - [`store`]: recovery from arbitrary store files, and the replay of
@@ -26,6 +29,7 @@
 //!   the frame decoder at every split; frames decode to what was encoded.
 
 pub mod acl;
+pub mod bridge;
 pub mod broker;
 pub mod codec;
 pub mod config;
@@ -50,6 +54,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("codec", codec::run),
     ("broker", broker::run),
     ("broker_acl", broker::run_acl),
+    ("bridge", bridge::run),
     ("config", config::run),
     ("store", store::run),
     ("acl", acl::run),

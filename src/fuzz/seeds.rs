@@ -378,6 +378,34 @@ fn ws_seeds() -> Vec<Vec<u8>> {
     .collect()
 }
 
+/// Bridge seeds: a link that comes up and carries messages both ways, at
+/// 3.1.1 and 5; one that is refused, fails over and restarts.
+fn bridge_seeds() -> Vec<Vec<u8>> {
+    // Operation bytes: 1 a b = a far-side template, 2 b = local publish,
+    // 3 n = clock, 4 = link lost, 5 b = dials (b odd: opened), 6/7 = read.
+    let up = [5u8, 1, 1, 0, 0, 6];
+    let traffic = [
+        2u8, 1, 2, 2, 1, 1, 1, 1, 1, 2, 6, 1, 3, 0, 1, 6, 0, 1, 1, 6, 1, 4, 1, 5, 0, 7, 6,
+    ];
+    let mut seeds = Vec::new();
+    for select in [0x06u8, 0x07, 0x6b] {
+        seeds.push(
+            [
+                &[select][..],
+                &up,
+                &traffic,
+                &[4, 3, 20, 5, 1, 1, 0, 0x10, 6],
+            ]
+            .concat(),
+        );
+    }
+    // Refused, failed dial, time passing, then up.
+    seeds.push(vec![
+        0x06, 5, 1, 1, 0, 1, 6, 5, 0, 3, 40, 5, 1, 1, 0, 0, 6, 3, 255, 6,
+    ]);
+    seeds
+}
+
 /// A stable name for a seed: FNV-1a of its bytes.
 fn name(data: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -405,6 +433,7 @@ fn stored_corpora_hold_every_seed() {
         ("codec", codec_seeds()),
         ("broker", broker_seeds()),
         ("broker_acl", broker_seeds()),
+        ("bridge", bridge_seeds()),
         ("config", config_seeds()),
         ("store", store_seeds()),
         ("acl", acl_seeds()),
