@@ -108,14 +108,14 @@ pub fn run(data: &[u8]) {
                 let n = usize::from(take(&mut ops) & 63).min(ops.len());
                 let (chunk, rest) = ops.split_at(n);
                 ops = rest;
-                d.from_remote(chunk);
+                d.remote_sends(chunk);
             }
             1 => {
                 let (a, b) = (take(&mut ops), take(&mut ops));
                 let packet = d.template(a, b);
                 let mut wire = BytesMut::new();
                 encode(&packet, d.protocol, &mut wire);
-                d.from_remote(&wire);
+                d.remote_sends(&wire);
             }
             2 => {
                 let b = take(&mut ops);
@@ -252,7 +252,7 @@ impl Driver {
         }
     }
 
-    fn from_remote(&mut self, bytes: &[u8]) {
+    fn remote_sends(&mut self, bytes: &[u8]) {
         if let Some(id) = self.link {
             self.feed(id, bytes);
         }
