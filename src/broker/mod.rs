@@ -49,7 +49,7 @@ use crate::topic::{RetainedStore, TopicTree};
 
 #[cfg(any(test, fuzzing))]
 pub use audit::{DurableView, SessionDurable, SessionView};
-pub use bridge::{Dial, DIAL_TIMEOUT};
+pub use bridge::{Dial, DIAL_TIMEOUT, MAIN_RETRY};
 pub use deliver::TX_HIGH_WATER;
 pub use link::{Link, RxBuf};
 pub use restore::Restored;

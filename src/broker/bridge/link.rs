@@ -32,6 +32,11 @@ impl<T> Broker<T> {
         if !self.dial_live(bridge, generation) {
             return Err(io);
         }
+        if self.bridges[bridge].phase == Phase::Up {
+            // The probe: the main address answers again.
+            self.main_answers(bridge, now);
+            return Err(io);
+        }
         let link_generation = self.generation();
         let listener = self.bridge_base + bridge as u16;
         let id = self.links.insert(Link::new(
@@ -265,6 +270,7 @@ impl<T> Broker<T> {
         if self.bridges[b].conf.start_type == StartType::Lazy {
             self.arm_idle(b, now);
         }
+        self.arm_probe(b, now);
     }
 
     /// SUBSCRIBE to the far side's `in` topics (No Local and Retain As

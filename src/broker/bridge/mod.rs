@@ -44,6 +44,10 @@ use crate::topic::filter_matches;
 /// How long a connection attempt (TCP, TLS and CONNACK) may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// While connected to a secondary address (`round_robin false`), how
+/// often the main one is tried again.
+pub const MAIN_RETRY: Duration = Duration::from_secs(60);
+
 /// A connection for the event loop to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dial {
@@ -126,6 +130,12 @@ pub(super) struct Bridge {
     /// False once the far side refused the `try_private` bit.
     private_ok: bool,
     rng: u32,
+    /// The probe of the main address while on a secondary one: its dial
+    /// and timer (0: none).
+    probe_generation: u32,
+    /// The probe found the main address answering: the link is closed
+    /// and the main address dialled at once.
+    back_to_main: bool,
     /// Messages received on the link, for a lazy bridge's idle check.
     received: u64,
     /// `received` when the idle timer was armed.
@@ -289,6 +299,8 @@ impl<T> Broker<T> {
             failures: 0,
             delay: base,
             private_ok: true,
+            probe_generation: 0,
+            back_to_main: false,
             rng: super::random_seed() | 1,
             received: 0,
             received_mark: 0,
@@ -309,9 +321,10 @@ impl<T> Broker<T> {
     /// Is the dial `generation` of bridge `bridge` still wanted? False once
     /// it timed out or the broker stopped.
     pub fn dial_live(&self, bridge: usize, generation: u32) -> bool {
-        self.bridges
-            .get(bridge)
-            .is_some_and(|b| b.phase == Phase::Dialing && b.generation == generation)
+        self.bridges.get(bridge).is_some_and(|b| {
+            (b.phase == Phase::Dialing && b.generation == generation)
+                || (b.phase == Phase::Up && generation != 0 && b.probe_generation == generation)
+        })
     }
 
     /// The number of configured bridges.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::Phase;
+use super::MAIN_RETRY;
 use crate::broker::link::LinkState;
 use crate::broker::{Broker, CloseCause, Dial, Timer, DIAL_TIMEOUT};
 use crate::codec::{self, Packet, Properties};
@@ -45,6 +46,11 @@ impl<T> Broker<T> {
     /// failed): the next address is tried, or the restart timer armed.
     pub fn bridge_dial_failed(&mut self, bridge: usize, generation: u32, why: &str, now: Instant) {
         if !self.dial_live(bridge, generation) {
+            return;
+        }
+        if self.bridges[bridge].phase == Phase::Up {
+            // The probe of the main address: still down.
+            self.arm_probe(bridge, now);
             return;
         }
         let b = &self.bridges[bridge];
@@ -97,7 +103,9 @@ impl<T> Broker<T> {
             } else {
                 bridge.address = (bridge.address + 1) % bridge.conf.addresses.len();
             }
-            self.plan_restart(b, now, false);
+            bridge.probe_generation = 0;
+            let at_once = std::mem::take(&mut bridge.back_to_main);
+            self.plan_restart(b, now, at_once);
         } else {
             info!("bridge {name}: connection to {peer} ended before CONNACK: {cause}");
             self.attempt_failed(b, now);
@@ -163,6 +171,10 @@ impl<T> Broker<T> {
         let Some(bridge) = self.bridges.get(b) else {
             return;
         };
+        if generation != 0 && bridge.probe_generation == generation && bridge.phase == Phase::Up {
+            self.probe_main(b, generation);
+            return;
+        }
         if bridge.generation != generation {
             return;
         }
@@ -180,6 +192,64 @@ impl<T> Broker<T> {
             Phase::Up => {}
             Phase::Idle | Phase::Connecting => {}
         }
+    }
+
+    /// Connected to a secondary address with `round_robin false`: the main
+    /// one is tried again after [`MAIN_RETRY`].
+    pub(super) fn arm_probe(&mut self, b: usize, now: Instant) {
+        let generation = self.generation();
+        let bridge = &mut self.bridges[b];
+        if bridge.conf.round_robin || bridge.address == 0 || bridge.phase != Phase::Up {
+            bridge.probe_generation = 0;
+            return;
+        }
+        bridge.probe_generation = generation;
+        self.timers.schedule(
+            now + MAIN_RETRY,
+            Timer::Bridge {
+                bridge: b as u32,
+                generation,
+            },
+        );
+    }
+
+    /// The probe timer: a dial of the main address, the link staying up.
+    fn probe_main(&mut self, b: usize, generation: u32) {
+        let bridge = &self.bridges[b];
+        let addr = &bridge.conf.addresses[0];
+        info!(
+            "bridge {}: trying the main address {}:{} again",
+            bridge.conf.name, addr.host, addr.port
+        );
+        self.dials.push(Dial {
+            bridge: b,
+            generation,
+            host: addr.host.clone(),
+            port: addr.port,
+        });
+    }
+
+    /// The probe connected: the link to the secondary address ends, and
+    /// the main one is dialled at once.
+    pub(super) fn main_answers(&mut self, b: usize, now: Instant) {
+        let bridge = &mut self.bridges[b];
+        bridge.probe_generation = 0;
+        let Some(id) = bridge.link else {
+            return;
+        };
+        info!(
+            "bridge {}: the main address answers again: moving back to it",
+            bridge.conf.name
+        );
+        bridge.back_to_main = true;
+        self.send_packet(
+            id,
+            &Packet::Disconnect(codec::Disconnect {
+                reason: 0,
+                properties: Properties::default(),
+            }),
+        );
+        self.close_link(id, CloseCause::ClientDisconnect, now);
     }
 
     /// A lazy bridge: after `idle_timeout` with nothing received, nothing

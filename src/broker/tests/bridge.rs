@@ -591,3 +591,66 @@ fn a_3x_client_with_the_bridge_bit_gets_no_echo_and_retain_as_published() {
     assert_eq!(p.len(), 1);
     assert!(p[0].retain, "Retain As Published");
 }
+
+#[test]
+fn on_a_secondary_address_the_main_one_is_probed_and_taken_back() {
+    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    c.keepalive = 1000; // the test does not answer pings
+    let mut r = Rig::new(c);
+    let now = r.h.now;
+    let d = r.dials();
+    r.h.broker
+        .bridge_dial_failed(0, d[0].generation, "refused", now);
+    let d = r.dials();
+    assert_eq!(d[0].host, "spare.example");
+    let (link, _) = r.connected(&d[0]);
+    r.accept(link, false);
+    r.h.advance(MAIN_RETRY);
+    let probe = r.dials();
+    assert_eq!(probe.len(), 1, "the main address probed");
+    assert_eq!(probe[0].host, "main.example");
+    assert!(r.h.is_open(link), "the link stays up meanwhile");
+    // Still down: probed again later.
+    let now = r.h.now;
+    r.h.broker
+        .bridge_dial_failed(0, probe[0].generation, "refused", now);
+    assert!(r.h.is_open(link));
+    r.h.advance(MAIN_RETRY);
+    let probe = r.dials();
+    assert_eq!(probe[0].host, "main.example");
+    // It answers: the probe's socket is given back, the spare link ends
+    // with DISCONNECT, and the main address is dialled at once.
+    let now = r.h.now;
+    assert!(r
+        .h
+        .broker
+        .bridge_connected(0, probe[0].generation, (), peer(), now)
+        .is_err());
+    let got = r.h.recv(link);
+    assert!(matches!(got.last(), Some(Packet::Disconnect(_))), "{got:?}");
+    assert!(!r.h.is_open(link));
+    let d = r.dials();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].host, "main.example");
+}
+
+#[test]
+fn with_round_robin_the_secondary_is_kept() {
+    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    c.keepalive = 1000;
+    c.round_robin = true;
+    let mut r = Rig::new(c);
+    let now = r.h.now;
+    let d = r.dials();
+    r.h.broker
+        .bridge_dial_failed(0, d[0].generation, "refused", now);
+    let d = r.dials();
+    let (link, _) = r.connected(&d[0]);
+    r.accept(link, false);
+    r.h.advance(MAIN_RETRY * 3);
+    assert!(r.dials().is_empty(), "no probe");
+    // A loss moves on to the next address, which is the main one again.
+    r.h.close(link);
+    r.h.advance(Duration::from_secs(7));
+    assert_eq!(r.dials()[0].host, "main.example");
+}
