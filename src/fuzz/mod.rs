@@ -22,6 +22,9 @@
 //!   RFC 2253 text of its subject.
 //! - [`password`]: the password file parser, checks of every user, and
 //!   `midge passwd`'s edits of the file.
+//! - [`dns`]: the resolver's response reader over assorted questions, the
+//!   hosts file and resolv.conf parsers over the same bytes as text, and a
+//!   lookup answered with them (spoofed copies first).
 //! - `ws` (with the `websockets` feature): the upgrade request parser and
 //!   the frame decoder at every split; frames decode to what was encoded.
 
@@ -29,6 +32,7 @@ pub mod acl;
 pub mod broker;
 pub mod codec;
 pub mod config;
+pub mod dns;
 mod oracle;
 pub mod password;
 #[cfg(test)]
@@ -58,4 +62,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("password", password::run),
     #[cfg(feature = "websockets")]
     ("ws", ws::run),
+    ("dns", dns::run),
 ];
