@@ -3,7 +3,7 @@
 # through cargo-fuzz, with AddressSanitizer).
 #
 # usage: scripts/fuzz.sh [--time SECONDS] [--merge] [TARGET...]
-#   TARGET: codec broker broker_acl bridge config store acl x509 password ws (default: all),
+#   TARGET: codec broker broker_acl bridge config store acl x509 password ws dns (default: all),
 #   run one after another for SECONDS each (default 60).
 #   --merge: afterwards, add the inputs that found new coverage to the
 #   stored corpus in fuzz/corpus/TARGET (minimised; commit them).
@@ -34,13 +34,13 @@ while [ $# -gt 0 ]; do
         *) TARGETS+=("$1"); shift ;;
     esac
 done
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(codec broker broker_acl bridge config store acl x509 password ws)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(codec broker broker_acl bridge config store acl x509 password ws dns)
 
 # The allocation (MB) one malloc may ask for, and each target's input
 # length and dictionary.
 MALLOC_LIMIT_MB=64
-declare -A MAX_LEN=([codec]=8192 [broker]=4096 [broker_acl]=4096 [bridge]=4096 [config]=4096 [store]=8192 [acl]=4096 [x509]=4096 [password]=4096 [ws]=4096)
-declare -A DICT=([codec]=mqtt [broker]=mqtt [broker_acl]=mqtt [bridge]=mqtt [config]=config [store]=store [acl]=acl [x509]=x509 [password]=password [ws]=ws)
+declare -A MAX_LEN=([codec]=8192 [broker]=4096 [broker_acl]=4096 [bridge]=4096 [config]=4096 [store]=8192 [acl]=4096 [x509]=4096 [password]=4096 [ws]=4096 [dns]=2048)
+declare -A DICT=([codec]=mqtt [broker]=mqtt [broker_acl]=mqtt [bridge]=mqtt [config]=config [store]=store [acl]=acl [x509]=x509 [password]=password [ws]=ws [dns]=dns)
 
 export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -25,6 +25,9 @@
 //!   RFC 2253 text of its subject.
 //! - [`password`]: the password file parser, checks of every user, and
 //!   `midge passwd`'s edits of the file.
+//! - [`dns`]: the resolver's response reader over assorted questions, the
+//!   hosts file and resolv.conf parsers over the same bytes as text, and a
+//!   lookup answered with them (spoofed copies first).
 //! - `ws` (with the `websockets` feature): the upgrade request parser and
 //!   the frame decoder at every split; frames decode to what was encoded.
 
@@ -33,6 +36,7 @@ pub mod bridge;
 pub mod broker;
 pub mod codec;
 pub mod config;
+pub mod dns;
 mod oracle;
 pub mod password;
 #[cfg(test)]
@@ -63,4 +67,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("password", password::run),
     #[cfg(feature = "websockets")]
     ("ws", ws::run),
+    ("dns", dns::run),
 ];

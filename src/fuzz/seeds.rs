@@ -406,6 +406,52 @@ fn bridge_seeds() -> Vec<Vec<u8>> {
     seeds
 }
 
+/// DNS seeds: a flags byte (see `fuzz::dns`), then replies as a resolver
+/// sends them (a CNAME chain, two AAAA, NXDOMAIN, SERVFAIL, a truncated
+/// one, one for the bare `broker` that the lookup searches), and a hosts
+/// file and a resolv.conf as text.
+fn dns_seeds() -> Vec<Vec<u8>> {
+    use crate::dns::testdata::{reply, reply_rcode, Rr};
+    use crate::dns::QType;
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let chain = reply(
+        0x1234,
+        "www.example.com",
+        QType::A,
+        &[
+            Rr::cname("www.example.com", "example.com", 3600),
+            Rr::other("example.com", 1, 1, &[93, 184, 216, 34]),
+        ],
+    );
+    let six = reply(
+        7,
+        "broker.lan",
+        QType::Aaaa,
+        &[
+            Rr::addr(ip("2001:db8::20"), 300),
+            Rr::addr(ip("2001:db8::21"), 60),
+        ],
+    );
+    let bare = reply(9, "broker", QType::A, &[Rr::addr(ip("192.168.1.20"), 60)]);
+    let mut truncated = reply(3, "example.com", QType::A, &[Rr::addr(ip("192.0.2.1"), 60)]);
+    truncated[2] |= 0x02;
+    let hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n\
+                 192.168.1.20 broker.lan broker # the bridge's peer\n";
+    let conf = "nameserver 192.168.1.1\nnameserver fd00::1\nsearch lan\n\
+                options timeout:1 attempts:3 ndots:1\n";
+    let seed = |flags: u8, msg: &[u8]| [&[flags][..], msg].concat();
+    vec![
+        seed(0, &chain),
+        seed(1, &six),
+        seed(0, &reply_rcode(5, "broker.lan", QType::A, 3, &[])),
+        seed(1, &reply_rcode(6, "example.com", QType::Aaaa, 2, &[])),
+        seed(0, &truncated),
+        seed(2, &bare),
+        seed(4, hosts.as_bytes()),
+        seed(0, conf.as_bytes()),
+    ]
+}
+
 /// A stable name for a seed: FNV-1a of its bytes.
 fn name(data: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -442,6 +488,7 @@ fn stored_corpora_hold_every_seed() {
         ("password", password_seeds()),
         #[cfg(feature = "websockets")]
         ("ws", ws_seeds()),
+        ("dns", dns_seeds()),
     ] {
         let dir = corpus_dir(target);
         let stored: HashSet<Vec<u8>> = corpus(&dir).into_iter().map(|(_, d)| d).collect();
