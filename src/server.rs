@@ -110,19 +110,6 @@ pub struct Server {
     dialer: dial::Dialer,
 }
 
-/// This machine's host name (for bridges' default client ids), or
-/// `localhost` when it has none.
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    match std::str::from_utf8(&buf[..end]) {
-        Ok(name) if rc == 0 && !name.is_empty() => name.to_string(),
-        _ => "localhost".to_string(),
-    }
-}
-
 /// Empties a signal pipe (each signal wrote a byte).
 fn drain(pipe: Option<&mut UnixStream>) {
     if let Some(s) = pipe {
@@ -223,7 +210,8 @@ impl Server {
         };
         // After the store: a bridge's local session may be a restored one.
         let dialer = dial::Dialer::load(config)?;
-        let host = hostname();
+        dial::check_local_passwords(config, broker.settings())?;
+        let host = dial::hostname();
         for b in &config.bridges {
             broker.add_bridge(b.clone(), &host, now);
         }

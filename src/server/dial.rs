@@ -18,7 +18,7 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
-use crate::broker::{Broker, Dial};
+use crate::broker::{Broker, Dial, Settings};
 use crate::config::Config;
 use crate::dns::{Lookup, ResolvConf};
 use crate::transport::Stream;
@@ -499,4 +499,102 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
         }
     };
     (storage, len as libc::socklen_t)
+}
+
+/// A bridge's `local_username` with `local_password` must be a user of
+/// the password file (the first listener's), as for a client connecting
+/// with them: the error names the connection.
+pub(super) fn check_local_passwords(config: &Config, settings: &Settings) -> io::Result<()> {
+    use crate::auth::password::Verdict;
+    let Some(file) = settings
+        .listeners
+        .first()
+        .and_then(|l| l.passwords.as_ref())
+    else {
+        return Ok(());
+    };
+    for b in &config.bridges {
+        let (Some(user), Some(password)) = (&b.local_username, &b.local_password) else {
+            continue;
+        };
+        let why = match file.check(user, Some(password.as_bytes())) {
+            Verdict::Accepted => continue,
+            Verdict::WrongPassword => "local_password is not its password",
+            Verdict::UnknownUser => "not a user of the password file",
+            Verdict::UnsupportedHash { .. } => "its password file entry cannot be checked",
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "bridge {} ({}): local_username {user:?}: {why}",
+                b.name, b.origin
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// This machine's host name (for bridges' default client ids), or
+/// `localhost` when it has none.
+pub(super) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if rc == 0 && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::auth::password::PasswordFile;
+    use crate::config::BridgeConfig;
+
+    fn with_password(user: &str, password: &str) -> (Config, Settings) {
+        let file = PasswordFile::parse(
+            "pw",
+            include_str!("../auth/fixtures/password-mosquitto.txt"),
+        )
+        .expect("fixture parses");
+        let mut settings = Settings::default();
+        settings.listeners[0].passwords = Some(Rc::new(file));
+        let mut b = BridgeConfig::new("up", "m.conf:3".into());
+        b.local_username = Some(user.into());
+        b.local_password = Some(password.into());
+        let config = Config {
+            bridges: vec![b],
+            ..Config::default()
+        };
+        (config, settings)
+    }
+
+    #[test]
+    fn a_bridges_local_user_must_pass_the_password_file() {
+        let (config, settings) = with_password("bob", "hunter2");
+        assert!(check_local_passwords(&config, &settings).is_ok());
+        for (user, password, why) in [
+            ("bob", "wrong", "local_password is not its password"),
+            ("nobody", "x", "not a user of the password file"),
+        ] {
+            let (config, settings) = with_password(user, password);
+            let e = check_local_passwords(&config, &settings).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("bridge up (m.conf:3): local_username {user:?}: {why}")
+            );
+        }
+        // No password file: nothing to check against.
+        let (config, _) = with_password("bob", "wrong");
+        assert!(check_local_passwords(&config, &Settings::default()).is_ok());
+    }
+
+    #[test]
+    fn the_host_name_is_never_empty() {
+        assert!(!hostname().is_empty());
+    }
 }
