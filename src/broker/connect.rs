@@ -298,6 +298,15 @@ impl<T> Broker<T> {
             (false, false) => NEVER_EXPIRES,
         };
 
+        if self.is_bridge_session(&client_id) {
+            let r = Refusal::new(
+                Some(connack::IDENTIFIER_REJECTED),
+                reason::CLIENT_IDENTIFIER_NOT_VALID,
+                "the client id is a bridge's local client id",
+            );
+            self.refuse(id, &c, r, now);
+            return;
+        }
         // Take-over: the existing connection with this id is closed
         // [MQTT-3.1.4-2]; its will is published as it did not DISCONNECT.
         if let Some(&sid) = self.by_client_id.get(&*client_id) {
@@ -509,6 +518,10 @@ impl<T> Broker<T> {
     /// 0x04, and may change its Session Expiry Interval, except from 0 to
     /// another value [MQTT-3.14.2-2].
     pub(super) fn handle_disconnect(&mut self, id: usize, d: codec::Disconnect, now: Instant) {
+        if self.bridge_of(id).is_some() {
+            self.close_link(id, CloseCause::RemoteDisconnect(d.reason), now);
+            return;
+        }
         let sid = self.links[id].sid();
         if let Some(expiry) = d.properties.session_expiry {
             if self.sessions[sid].expiry_interval == 0 && expiry != 0 {

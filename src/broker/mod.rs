@@ -93,6 +93,9 @@ pub enum CloseCause {
     Shutdown,
     /// An MQTT 5 client stopped reading and its queue overflowed.
     NotReading,
+    /// The broker at the far end of a bridge sent DISCONNECT with this
+    /// reason code.
+    RemoteDisconnect(u8),
 }
 
 impl CloseCause {
@@ -123,6 +126,9 @@ impl fmt::Display for CloseCause {
             CloseCause::Shutdown => f.write_str("broker shutting down"),
             CloseCause::NotReading => {
                 f.write_str("queue full while the client is not reading (quota exceeded)")
+            }
+            CloseCause::RemoteDisconnect(code) => {
+                write!(f, "the remote broker sent DISCONNECT (0x{code:02x})")
             }
         }
     }

@@ -90,6 +90,12 @@ impl<T> Broker<T> {
                 // a 3.x one does.
                 session_expiry: (!conf.clean_session).then_some(u32::MAX),
                 receive_maximum: Some(self.settings.limits.max_inflight),
+                topic_alias_maximum: Some(
+                    self.settings
+                        .listener(self.bridge_base + b as u16)
+                        .max_topic_alias,
+                )
+                .filter(|&n| n > 0),
                 maximum_packet_size: u32::try_from(self.settings.max_packet_size)
                     .ok()
                     .filter(|&m| m < crate::broker::MQTT_MAX_PACKET as u32),
@@ -257,6 +263,12 @@ impl<T> Broker<T> {
                 ""
             }
         );
+        let max_qos = match ack.properties.maximum_qos {
+            Some(q) if v5 => QoS::from_u8(q).unwrap_or(QoS::ExactlyOnce),
+            _ => QoS::ExactlyOnce,
+        };
+        let retain_ok = !(v5 && ack.properties.retain_available == Some(0));
+        self.fit_out_topics(b, max_qos, retain_ok);
         self.bridge_subscribe(b, id);
         // What was in flight goes again first (PUBLISH with DUP, PUBREL),
         // then the queue, then the state message behind them.

@@ -247,23 +247,7 @@ impl<T> Broker<T> {
                 self.persist_unsub(sid, &f);
             }
         }
-        for (filter, qos) in &wanted {
-            let sub = Subscription::new(
-                SubOptions {
-                    qos: *qos,
-                    no_local: true,
-                    retain_as_published: conf.outgoing_retain,
-                    ..SubOptions::default()
-                },
-                0,
-            );
-            let access = self.filter_access(sid, filter);
-            let sub = sub.with_access(access);
-            if self.tree.subscribe(filter, sid as u32, sub) {
-                self.sessions[sid].add_filter(filter);
-            }
-            self.persist_sub(sid, filter, &sub);
-        }
+        self.subscribe_out(sid, &wanted, conf.outgoing_retain);
         self.persist_connected(sid);
         let out_rules = conf
             .topics
@@ -325,6 +309,54 @@ impl<T> Broker<T> {
             (b.phase == Phase::Dialing && b.generation == generation)
                 || (b.phase == Phase::Up && generation != 0 && b.probe_generation == generation)
         })
+    }
+
+    /// Subscribes local session `sid` to each `(filter, qos)`: No Local,
+    /// and Retain As Published when `retain`.
+    fn subscribe_out(&mut self, sid: usize, wanted: &[(String, QoS)], retain: bool) {
+        for (filter, qos) in wanted {
+            let sub = Subscription::new(
+                SubOptions {
+                    qos: *qos,
+                    no_local: true,
+                    retain_as_published: retain,
+                    ..SubOptions::default()
+                },
+                0,
+            );
+            let access = self.filter_access(sid, filter);
+            let sub = sub.with_access(access);
+            if self.tree.subscribe(filter, sid as u32, sub) {
+                self.sessions[sid].add_filter(filter);
+            }
+            self.persist_sub(sid, filter, &sub);
+        }
+    }
+
+    /// At CONNACK: the `out` subscriptions within what the far side takes
+    /// (an MQTT 5 broker's Maximum QoS and Retain Available), so that
+    /// nothing is sent that it would refuse.
+    pub(super) fn fit_out_topics(&mut self, b: usize, max_qos: QoS, retain_ok: bool) {
+        let bridge = &self.bridges[b];
+        let wanted: Vec<(String, QoS)> = bridge
+            .conf
+            .topics
+            .iter()
+            .filter(|t| t.direction.carries_out())
+            .map(|t| (t.local_filter(), t.qos.min(max_qos)))
+            .collect();
+        let retain = bridge.conf.outgoing_retain && retain_ok;
+        let sid = bridge.sid;
+        self.subscribe_out(sid, &wanted, retain);
+    }
+
+    /// Is `client_id` a bridge's local session? No client may take it.
+    pub(super) fn is_bridge_session(&self, client_id: &str) -> bool {
+        !self.bridges.is_empty()
+            && self
+                .by_client_id
+                .get(client_id)
+                .is_some_and(|&sid| self.bridges.iter().any(|b| b.sid == sid))
     }
 
     /// The number of configured bridges.

@@ -654,3 +654,67 @@ fn with_round_robin_the_secondary_is_kept() {
     r.h.advance(Duration::from_secs(7));
     assert_eq!(r.dials()[0].host, "main.example");
 }
+
+#[test]
+fn no_client_may_take_a_bridges_local_client_id() {
+    let mut r = Rig::new(conf(vec![topic(
+        "#",
+        Direction::Out,
+        QoS::AtMostOnce,
+        "",
+        "",
+    )]));
+    let (link, _) = r.up();
+    let (client, ack) = r.h.connect(connect_packet("local.pi.cloud", false, 60));
+    assert_eq!(ack.code, connack::IDENTIFIER_REJECTED);
+    assert!(!r.h.is_open(client));
+    assert!(r.h.is_open(link), "the bridge keeps its session");
+}
+
+#[test]
+fn an_mqtt5_far_side_with_maximum_qos_1_gets_nothing_above_it() {
+    let mut c = conf(vec![topic("t", Direction::Out, QoS::ExactlyOnce, "", "")]);
+    c.protocol = BridgeProtocol::V5;
+    c.notifications = false;
+    let mut r = Rig::new(c);
+    let d = r.dials();
+    let (link, _) = r.connected(&d[0]);
+    r.h.send(
+        link,
+        Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: 0,
+            properties: Properties {
+                maximum_qos: Some(1),
+                retain_available: Some(0),
+                ..Properties::default()
+            },
+        }),
+    );
+    let _ = r.h.recv(link);
+    let publisher = r.h.client("p", true);
+    r.h.send(publisher, publish("t", "x", QoS::ExactlyOnce, true, 1));
+    let got = r.h.recv(link);
+    let p = publishes(&got);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].qos, QoS::AtLeastOnce, "[MQTT-3.2.2-11]");
+    assert!(!p[0].retain, "Retain Available 0 [MQTT-3.2.2-14]");
+}
+
+#[test]
+fn a_disconnect_from_the_far_side_ends_the_link_and_it_restarts() {
+    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    c.protocol = BridgeProtocol::V5;
+    let mut r = Rig::new(c);
+    let (link, _) = r.up();
+    r.h.send(
+        link,
+        Packet::Disconnect(crate::codec::Disconnect {
+            reason: 0x8B,
+            properties: Properties::default(),
+        }),
+    );
+    assert!(!r.h.is_open(link));
+    r.h.advance(Duration::from_secs(7));
+    assert_eq!(r.dials().len(), 1, "reconnecting after the delay");
+}
