@@ -612,3 +612,85 @@ fn a_restored_offline_session_keeps_its_users_acl() {
         "queued under bob's rules while offline"
     );
 }
+
+/// The bridge of `bridge_conf`, with messages to `t/#` going out at QoS 1.
+fn bridge_conf() -> crate::config::BridgeConfig {
+    use crate::config::bridge::{BridgeAddress, BridgeTopic, Direction};
+    let mut c = crate::config::BridgeConfig::new("up", "test.conf:1".into());
+    c.addresses = vec![BridgeAddress {
+        host: "remote".into(),
+        port: 1883,
+    }];
+    c.topics = vec![BridgeTopic {
+        pattern: "t/#".into(),
+        direction: Direction::Out,
+        qos: QoS::AtLeastOnce,
+        local_prefix: String::new(),
+        remote_prefix: String::new(),
+    }];
+    c.notifications = false;
+    c
+}
+
+#[test]
+fn a_bridges_queue_and_in_flight_messages_survive_a_restart_and_drain_in_order() {
+    let mut s = Stored::new();
+    let now = s.h.now;
+    s.h.broker.add_bridge(bridge_conf(), "pi", now);
+    let mut dials = Vec::new();
+    s.h.broker.take_dials(&mut dials);
+    let now = s.h.now;
+    let link =
+        s.h.broker
+            .bridge_connected(0, dials[0].generation, (), peer(), now)
+            .expect("live dial");
+    let _ = s.recv(link);
+    s.h.speaks(link, crate::codec::Protocol::V311);
+    s.send(
+        link,
+        Packet::ConnAck(crate::codec::ConnAck {
+            session_present: false,
+            code: 0,
+            properties: Default::default(),
+        }),
+    );
+    let _ = s.recv(link);
+    let publisher = s.h.client("p", true);
+    s.send(publisher, publish("t/1", "one", QoS::AtLeastOnce, false, 1));
+    assert_eq!(
+        payloads(&s.recv(link)),
+        ["one"],
+        "in flight, not acknowledged"
+    );
+    s.h.close(link);
+    for (i, text) in ["two", "three"].iter().enumerate() {
+        s.send(
+            publisher,
+            publish("t/2", text, QoS::AtLeastOnce, false, 2 + i as u16),
+        );
+    }
+    s.sync();
+    // SIGKILL, and midge starts again: the bridge is added after the
+    // store is restored, and finds its session there.
+    s.restart(Duration::from_secs(5));
+    let now = s.h.now;
+    s.h.broker.add_bridge(bridge_conf(), "pi", now);
+    s.h.broker.take_dials(&mut dials);
+    let link =
+        s.h.broker
+            .bridge_connected(0, dials[0].generation, (), peer(), now)
+            .expect("live dial");
+    let _ = s.recv(link);
+    s.h.speaks(link, crate::codec::Protocol::V311);
+    s.send(
+        link,
+        Packet::ConnAck(crate::codec::ConnAck {
+            session_present: true,
+            code: 0,
+            properties: Default::default(),
+        }),
+    );
+    let got = s.recv(link);
+    assert_eq!(payloads(&got), ["one", "two", "three"]);
+    assert!(publishes(&got)[0].dup, "the one in flight again, with DUP");
+}
