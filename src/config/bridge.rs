@@ -162,6 +162,17 @@ pub struct BridgeTopic {
 }
 
 impl BridgeTopic {
+    /// A `topic` line's values.
+    pub fn new(pattern: &str, direction: Direction, qos: QoS, local: &str, remote: &str) -> Self {
+        BridgeTopic {
+            pattern: pattern.into(),
+            direction,
+            qos,
+            local_prefix: local.into(),
+            remote_prefix: remote.into(),
+        }
+    }
+
     /// The filter the bridge subscribes to on the local broker.
     pub fn local_filter(&self) -> String {
         format!("{}{}", self.local_prefix, self.pattern)

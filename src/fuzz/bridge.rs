@@ -72,13 +72,7 @@ struct Driver {
 }
 
 fn topic(pattern: &str, direction: Direction, qos: QoS, local: &str, remote: &str) -> BridgeTopic {
-    BridgeTopic {
-        pattern: pattern.into(),
-        direction,
-        qos,
-        local_prefix: local.into(),
-        remote_prefix: remote.into(),
-    }
+    BridgeTopic::new(pattern, direction, qos, local, remote)
 }
 
 fn peer() -> SocketAddr {

@@ -403,6 +403,18 @@ impl<T> Broker<T> {
         );
     }
 
+    /// DISCONNECT with reason 0 (normal) on bridge link `id`, as a client
+    /// ends its connection.
+    pub(super) fn send_normal_disconnect(&mut self, id: usize) {
+        self.send_packet(
+            id,
+            &Packet::Disconnect(codec::Disconnect {
+                reason: 0,
+                properties: Properties::default(),
+            }),
+        );
+    }
+
     /// The broker is stopping: no bridge connects again, and each one up
     /// tells the far side `0` on its state topic (a clean DISCONNECT
     /// suppresses the will that would say so) and disconnects.
@@ -433,13 +445,7 @@ impl<T> Broker<T> {
                 );
             }
             if up {
-                self.send_packet(
-                    id,
-                    &Packet::Disconnect(codec::Disconnect {
-                        reason: 0,
-                        properties: Properties::default(),
-                    }),
-                );
+                self.send_normal_disconnect(id);
             }
             self.close_link(id, CloseCause::Shutdown, now);
         }

@@ -11,7 +11,6 @@ use super::Phase;
 use super::MAIN_RETRY;
 use crate::broker::link::LinkState;
 use crate::broker::{Broker, CloseCause, Dial, Timer, DIAL_TIMEOUT};
-use crate::codec::{self, Packet, Properties};
 use crate::config::bridge::StartType;
 
 impl<T> Broker<T> {
@@ -21,17 +20,8 @@ impl<T> Broker<T> {
         let bridge = &mut self.bridges[b];
         bridge.phase = Phase::Dialing;
         bridge.generation = generation;
-        let addr = &bridge.conf.addresses[bridge.address];
-        info!(
-            "bridge {}: connecting to {}:{}",
-            bridge.conf.name, addr.host, addr.port
-        );
-        self.dials.push(Dial {
-            bridge: b,
-            generation,
-            host: addr.host.clone(),
-            port: addr.port,
-        });
+        let address = bridge.address;
+        self.ask_dial(b, address, generation, "connecting to");
         self.timers.schedule(
             now + DIAL_TIMEOUT,
             Timer::Bridge {
@@ -215,10 +205,16 @@ impl<T> Broker<T> {
 
     /// The probe timer: a dial of the main address, the link staying up.
     fn probe_main(&mut self, b: usize, generation: u32) {
+        self.ask_dial(b, 0, generation, "trying the main address again:");
+    }
+
+    /// Lists a dial of bridge `b`'s address `address` for the event loop,
+    /// logged as `what` that address.
+    fn ask_dial(&mut self, b: usize, address: usize, generation: u32, what: &str) {
         let bridge = &self.bridges[b];
-        let addr = &bridge.conf.addresses[0];
+        let addr = &bridge.conf.addresses[address];
         info!(
-            "bridge {}: trying the main address {}:{} again",
+            "bridge {}: {what} {}:{}",
             bridge.conf.name, addr.host, addr.port
         );
         self.dials.push(Dial {
@@ -242,13 +238,7 @@ impl<T> Broker<T> {
             bridge.conf.name
         );
         bridge.back_to_main = true;
-        self.send_packet(
-            id,
-            &Packet::Disconnect(codec::Disconnect {
-                reason: 0,
-                properties: Properties::default(),
-            }),
-        );
+        self.send_normal_disconnect(id);
         self.close_link(id, CloseCause::ClientDisconnect, now);
     }
 
@@ -282,13 +272,7 @@ impl<T> Broker<T> {
             bridge.conf.name,
             bridge.conf.idle_timeout.as_secs()
         );
-        self.send_packet(
-            id,
-            &Packet::Disconnect(codec::Disconnect {
-                reason: 0,
-                properties: Properties::default(),
-            }),
-        );
+        self.send_normal_disconnect(id);
         self.close_link(id, CloseCause::ClientDisconnect, now);
     }
 

@@ -15,13 +15,7 @@ use harness::*;
 const STATE: &str = "$SYS/broker/connection/pi.cloud/state";
 
 fn topic(pattern: &str, direction: Direction, qos: QoS, local: &str, remote: &str) -> BridgeTopic {
-    BridgeTopic {
-        pattern: pattern.into(),
-        direction,
-        qos,
-        local_prefix: local.into(),
-        remote_prefix: remote.into(),
-    }
+    BridgeTopic::new(pattern, direction, qos, local, remote)
 }
 
 fn conf(topics: Vec<BridgeTopic>) -> BridgeConfig {
@@ -84,12 +78,24 @@ impl Rig {
 
     /// The remote broker accepts: returns what the bridge sends next.
     fn accept(&mut self, link: usize, session_present: bool) -> Vec<Packet> {
+        self.answer(link, session_present, 0, Properties::default())
+    }
+
+    /// The remote broker answers CONNACK `code` with `properties`:
+    /// returns what the bridge sends next.
+    fn answer(
+        &mut self,
+        link: usize,
+        session_present: bool,
+        code: u8,
+        properties: Properties,
+    ) -> Vec<Packet> {
         self.h.send(
             link,
             Packet::ConnAck(ConnAck {
                 session_present,
-                code: 0,
-                properties: Properties::default(),
+                code,
+                properties,
             }),
         );
         self.h.recv(link)
@@ -454,13 +460,11 @@ fn a_broker_refusing_the_bridge_bit_is_tried_again_without_it() {
     let d = r.dials();
     let (link, c) = r.connected(&d[0]);
     assert!(c.bridge);
-    r.h.send(
+    r.answer(
         link,
-        Packet::ConnAck(ConnAck {
-            session_present: false,
-            code: connack::UNACCEPTABLE_PROTOCOL_VERSION,
-            properties: Properties::default(),
-        }),
+        false,
+        connack::UNACCEPTABLE_PROTOCOL_VERSION,
+        Properties::default(),
     );
     assert!(!r.h.is_open(link));
     let d = r.dials();
@@ -539,19 +543,16 @@ fn a_v5_bridge_takes_the_far_sides_limits_and_subscribes_with_no_local() {
     assert_eq!(connect.protocol, Protocol::V5);
     assert!(!connect.bridge, "MQTT 5 has No Local instead");
     assert_eq!(connect.properties.session_expiry, Some(u32::MAX));
-    r.h.send(
+    let after = r.answer(
         link,
-        Packet::ConnAck(ConnAck {
-            session_present: false,
-            code: 0,
-            properties: Properties {
-                receive_maximum: Some(1),
-                topic_alias_maximum: Some(5),
-                ..Properties::default()
-            },
-        }),
+        false,
+        0,
+        Properties {
+            receive_maximum: Some(1),
+            topic_alias_maximum: Some(5),
+            ..Properties::default()
+        },
     );
-    let after = r.h.recv(link);
     let s = after
         .iter()
         .find_map(|p| match p {
@@ -679,19 +680,17 @@ fn an_mqtt5_far_side_with_maximum_qos_1_gets_nothing_above_it() {
     let mut r = Rig::new(c);
     let d = r.dials();
     let (link, _) = r.connected(&d[0]);
-    r.h.send(
+    let after = r.answer(
         link,
-        Packet::ConnAck(ConnAck {
-            session_present: false,
-            code: 0,
-            properties: Properties {
-                maximum_qos: Some(1),
-                retain_available: Some(0),
-                ..Properties::default()
-            },
-        }),
+        false,
+        0,
+        Properties {
+            maximum_qos: Some(1),
+            retain_available: Some(0),
+            ..Properties::default()
+        },
     );
-    let _ = r.h.recv(link);
+    assert!(publishes(&after).is_empty());
     let publisher = r.h.client("p", true);
     r.h.send(publisher, publish("t", "x", QoS::ExactlyOnce, true, 1));
     let got = r.h.recv(link);

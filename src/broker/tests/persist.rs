@@ -632,11 +632,9 @@ fn bridge_conf() -> crate::config::BridgeConfig {
     c
 }
 
-#[test]
-fn a_bridges_queue_and_in_flight_messages_survive_a_restart_and_drain_in_order() {
-    let mut s = Stored::new();
-    let now = s.h.now;
-    s.h.broker.add_bridge(bridge_conf(), "pi", now);
+/// Opens the bridge's dial and accepts its CONNECT; returns the link and
+/// what the bridge sent after CONNACK.
+fn bridge_up(s: &mut Stored, session_present: bool) -> (usize, Vec<Packet>) {
     let mut dials = Vec::new();
     s.h.broker.take_dials(&mut dials);
     let now = s.h.now;
@@ -649,12 +647,21 @@ fn a_bridges_queue_and_in_flight_messages_survive_a_restart_and_drain_in_order()
     s.send(
         link,
         Packet::ConnAck(crate::codec::ConnAck {
-            session_present: false,
+            session_present,
             code: 0,
             properties: Default::default(),
         }),
     );
-    let _ = s.recv(link);
+    let after = s.recv(link);
+    (link, after)
+}
+
+#[test]
+fn a_bridges_queue_and_in_flight_messages_survive_a_restart_and_drain_in_order() {
+    let mut s = Stored::new();
+    let now = s.h.now;
+    s.h.broker.add_bridge(bridge_conf(), "pi", now);
+    let (link, _) = bridge_up(&mut s, false);
     let publisher = s.h.client("p", true);
     s.send(publisher, publish("t/1", "one", QoS::AtLeastOnce, false, 1));
     assert_eq!(
@@ -675,22 +682,7 @@ fn a_bridges_queue_and_in_flight_messages_survive_a_restart_and_drain_in_order()
     s.restart(Duration::from_secs(5));
     let now = s.h.now;
     s.h.broker.add_bridge(bridge_conf(), "pi", now);
-    s.h.broker.take_dials(&mut dials);
-    let link =
-        s.h.broker
-            .bridge_connected(0, dials[0].generation, (), peer(), now)
-            .expect("live dial");
-    let _ = s.recv(link);
-    s.h.speaks(link, crate::codec::Protocol::V311);
-    s.send(
-        link,
-        Packet::ConnAck(crate::codec::ConnAck {
-            session_present: true,
-            code: 0,
-            properties: Default::default(),
-        }),
-    );
-    let got = s.recv(link);
+    let (_, got) = bridge_up(&mut s, true);
     assert_eq!(payloads(&got), ["one", "two", "three"]);
     assert!(publishes(&got)[0].dup, "the one in flight again, with DUP");
 }
