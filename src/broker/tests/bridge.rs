@@ -35,6 +35,11 @@ fn conf(topics: Vec<BridgeTopic>) -> BridgeConfig {
     c
 }
 
+/// The bridge with `topic # out 0`.
+fn everything_out() -> BridgeConfig {
+    conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")])
+}
+
 /// A broker with the bridge, and the test in the event loop's place.
 struct Rig {
     h: Harness,
@@ -138,13 +143,7 @@ fn ack(packet_id: u16) -> Ack {
 
 #[test]
 fn connect_carries_the_remote_id_the_bridge_bit_and_a_retained_0_will() {
-    let mut r = Rig::new(conf(vec![topic(
-        "#",
-        Direction::Out,
-        QoS::AtMostOnce,
-        "",
-        "",
-    )]));
+    let mut r = Rig::new(everything_out());
     let dials = r.dials();
     assert_eq!(
         dials,
@@ -365,13 +364,7 @@ fn pubrel_is_sent_again_after_a_reconnect() {
 
 #[test]
 fn a_failed_dial_tries_the_next_address_at_once_then_waits_for_the_first() {
-    let mut r = Rig::new(conf(vec![topic(
-        "#",
-        Direction::Out,
-        QoS::AtMostOnce,
-        "",
-        "",
-    )]));
+    let mut r = Rig::new(everything_out());
     let now = r.h.now;
     let d = r.dials();
     r.h.broker
@@ -392,13 +385,7 @@ fn a_failed_dial_tries_the_next_address_at_once_then_waits_for_the_first() {
 
 #[test]
 fn a_dial_that_hangs_times_out() {
-    let mut r = Rig::new(conf(vec![topic(
-        "#",
-        Direction::Out,
-        QoS::AtMostOnce,
-        "",
-        "",
-    )]));
+    let mut r = Rig::new(everything_out());
     let d = r.dials();
     r.h.advance(DIAL_TIMEOUT);
     assert!(!r.h.broker.dial_live(0, d[0].generation));
@@ -415,7 +402,7 @@ fn a_dial_that_hangs_times_out() {
 
 #[test]
 fn backoff_delays_stay_between_base_and_cap_and_grow() {
-    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    let mut c = everything_out();
     c.addresses.truncate(1);
     c.restart = Restart::Backoff {
         base: Duration::from_secs(5),
@@ -450,13 +437,7 @@ fn backoff_delays_stay_between_base_and_cap_and_grow() {
 
 #[test]
 fn a_broker_refusing_the_bridge_bit_is_tried_again_without_it() {
-    let mut r = Rig::new(conf(vec![topic(
-        "#",
-        Direction::Out,
-        QoS::AtMostOnce,
-        "",
-        "",
-    )]));
+    let mut r = Rig::new(everything_out());
     let d = r.dials();
     let (link, c) = r.connected(&d[0]);
     assert!(c.bridge);
@@ -475,7 +456,7 @@ fn a_broker_refusing_the_bridge_bit_is_tried_again_without_it() {
 
 #[test]
 fn keep_alive_pings_and_a_silent_far_side_is_dropped() {
-    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    let mut c = everything_out();
     c.keepalive = 10;
     c.notifications = false;
     let mut r = Rig::new(c);
@@ -494,7 +475,7 @@ fn keep_alive_pings_and_a_silent_far_side_is_dropped() {
 
 #[test]
 fn a_once_bridge_is_not_restarted() {
-    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    let mut c = everything_out();
     c.start_type = StartType::Once;
     let mut r = Rig::new(c);
     let (link, _) = r.up();
@@ -595,7 +576,7 @@ fn a_3x_client_with_the_bridge_bit_gets_no_echo_and_retain_as_published() {
 
 #[test]
 fn on_a_secondary_address_the_main_one_is_probed_and_taken_back() {
-    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    let mut c = everything_out();
     c.keepalive = 1000; // the test does not answer pings
     let mut r = Rig::new(c);
     let now = r.h.now;
@@ -637,7 +618,7 @@ fn on_a_secondary_address_the_main_one_is_probed_and_taken_back() {
 
 #[test]
 fn with_round_robin_the_secondary_is_kept() {
-    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    let mut c = everything_out();
     c.keepalive = 1000;
     c.round_robin = true;
     let mut r = Rig::new(c);
@@ -658,13 +639,7 @@ fn with_round_robin_the_secondary_is_kept() {
 
 #[test]
 fn no_client_may_take_a_bridges_local_client_id() {
-    let mut r = Rig::new(conf(vec![topic(
-        "#",
-        Direction::Out,
-        QoS::AtMostOnce,
-        "",
-        "",
-    )]));
+    let mut r = Rig::new(everything_out());
     let (link, _) = r.up();
     let (client, ack) = r.h.connect(connect_packet("local.pi.cloud", false, 60));
     assert_eq!(ack.code, connack::IDENTIFIER_REJECTED);
@@ -702,7 +677,7 @@ fn an_mqtt5_far_side_with_maximum_qos_1_gets_nothing_above_it() {
 
 #[test]
 fn a_disconnect_from_the_far_side_ends_the_link_and_it_restarts() {
-    let mut c = conf(vec![topic("#", Direction::Out, QoS::AtMostOnce, "", "")]);
+    let mut c = everything_out();
     c.protocol = BridgeProtocol::V5;
     let mut r = Rig::new(c);
     let (link, _) = r.up();
