@@ -200,6 +200,34 @@ impl Server {
         self.child.as_mut()?.try_wait().expect("try_wait")
     }
 
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    /// Sends `signal`, waits (bounded) for the exit and returns its
+    /// status.
+    pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
+        // SAFETY: kill(2) on our own child, which is not reaped yet.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill {} {signal}", self.name);
+        let mut status = None;
+        wait_for(
+            &format!("{} to exit after signal {signal}", self.name),
+            || {
+                status = self.exited();
+                status.is_some()
+            },
+        );
+        self.child = None;
+        status.expect("exit status")
+    }
+
+    /// SIGTERM: the clean stop; asserts exit status 0.
+    pub fn stop(&mut self) {
+        let status = self.stop_with(libc::SIGTERM);
+        assert!(status.success(), "{} after SIGTERM: {status}", self.name);
+    }
+
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -284,6 +312,13 @@ impl Mqtt {
         }
         c.session_present = p[2] & 1 != 0;
         Ok(c)
+    }
+
+    /// A reconnected client takes over the QoS 2 state of the one it
+    /// replaces (the session's client half).
+    pub fn resume_from(&mut self, old: &Mqtt) {
+        self.qos2_pending = old.qos2_pending.clone();
+        self.qos2_resent = old.qos2_resent;
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), Gone> {
@@ -463,6 +498,17 @@ impl Mqtt {
             match self.step(deadline) {
                 Ok(_) => {}
                 Err(_) => return Instant::now() < deadline,
+            }
+        }
+    }
+
+    /// Reads packets until `deadline`; `Err` if the connection ends.
+    pub fn pump(&mut self, deadline: Instant) -> Result<(), Gone> {
+        loop {
+            match self.step(deadline) {
+                Ok(_) => {}
+                Err(_) if Instant::now() >= deadline => return Ok(()),
+                Err(e) => return Err(e),
             }
         }
     }
