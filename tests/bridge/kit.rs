@@ -513,6 +513,22 @@ impl Mqtt {
         }
     }
 
+    /// Waits for a PUBLISH on `topic` with `payload` (a retained one
+    /// counts), and returns it.
+    pub fn wait_message(&mut self, topic: &str, payload: &[u8]) -> Msg {
+        let what = format!("{payload:?} on {topic}");
+        self.wait_until(&what, |got| {
+            got.iter().any(|m| m.topic == topic && m.payload == payload)
+        });
+        let m = self
+            .got
+            .iter()
+            .find(|m| m.topic == topic && m.payload == payload)
+            .cloned()
+            .expect("found");
+        m
+    }
+
     /// DISCONNECT, then waits until the broker closed the socket.
     pub fn disconnect(mut self) {
         let _ = self.send(&[0xe0, 0]);
