@@ -453,6 +453,100 @@ fn midge_to_midge_without_try_private_echoes_once() {
     assert_eq!(on(&sa.got, "t/a").len(), 2, "{:?}", sa.got);
 }
 
+/// Failover: with `address <closed port> <Mosquitto>`, the refused
+/// first address is logged and the second one tried at once: the bridge
+/// ends up connected there and a message crosses.
+#[test]
+fn failover_to_the_second_address() {
+    let dir = Dir::new("failover");
+    let closed = free_port();
+    let mq = Server::mosquitto(&dir, "mosquitto", free_port(), "");
+    let id = "pi-failover";
+    let body = connection(
+        "cloud",
+        id,
+        &format!("127.0.0.1:{closed} 127.0.0.1:{}", mq.port),
+        "topic data/# out 1 \"\" pi/\n",
+    );
+    let midge = Server::midge(&dir, "midge", free_port(), &body);
+    wait_state(mq.port, id, "1");
+    let log = midge.log();
+    assert!(
+        log.contains(&format!("cannot connect to 127.0.0.1:{closed}")),
+        "{log}"
+    );
+    let mut far = mq.client("far");
+    far.subscribe("pi/#", 1);
+    midge.client("pub").publish("data/x", b"over", 1, false);
+    far.wait_message("pi/data/x", b"over");
+}
+
+/// A host name: `address localhost:<port>` is resolved by midge's own
+/// resolver (from /etc/hosts) and the bridge connects.
+#[test]
+fn address_by_host_name() {
+    let dir = Dir::new("hostname");
+    let mq = Server::mosquitto(&dir, "mosquitto", free_port(), "");
+    let id = "pi-hostname";
+    let body = connection(
+        "cloud",
+        id,
+        &format!("localhost:{}", mq.port),
+        "topic data/# out 1 \"\" pi/\n",
+    );
+    let midge = Server::midge(&dir, "midge", free_port(), &body);
+    wait_state(mq.port, id, "1");
+    let mut far = mq.client("far");
+    far.subscribe("pi/#", 1);
+    midge.client("pub").publish("data/x", b"by name", 1, false);
+    far.wait_message("pi/data/x", b"by name");
+    assert!(
+        midge
+            .log()
+            .contains(&format!("connecting to localhost:{}", mq.port)),
+        "{}",
+        midge.log()
+    );
+}
+
+/// `bridge_protocol_version mqttv50` to Mosquitto: the link is MQTT 5
+/// (Mosquitto logs protocol 5) and messages cross both ways.
+#[test]
+fn mqtt5_bridge_to_mosquitto() {
+    let dir = Dir::new("v5");
+    let mq = Server::mosquitto(&dir, "mosquitto", free_port(), "");
+    let id = "pi-v5";
+    let body = connection(
+        "cloud",
+        id,
+        &format!("127.0.0.1:{}", mq.port),
+        "bridge_protocol_version mqttv50\n\
+         topic up/# out 1 \"\" pi/\ntopic down/# in 2 \"\" cloud/\n",
+    );
+    let midge = Server::midge(&dir, "midge", free_port(), &body);
+    wait_state(mq.port, id, "1");
+    assert!(
+        mq.log().contains(&format!("as {id} (p5,")),
+        "not MQTT 5:\n{}",
+        mq.log()
+    );
+    let mut far = mq.client("far");
+    far.subscribe("pi/#", 2);
+    let mut near = midge.client("near");
+    near.subscribe("down/#", 2);
+    midge.client("pub").publish("up/x", b"up five", 1, false);
+    let m = far.wait_message("pi/up/x", b"up five");
+    assert_eq!(m.qos, 1);
+    mq.client("far-pub")
+        .publish("cloud/down/y", b"down five", 2, false);
+    let m = near.wait_message("down/y", b"down five");
+    assert_eq!(m.qos, 2);
+    far.settle(SETTLE);
+    near.settle(SETTLE);
+    assert_eq!(far.got.len(), 1, "{:?}", far.got);
+    assert_eq!(near.got.len(), 1, "{:?}", near.got);
+}
+
 /// With `persistence true` on midge: QoS 1 messages published on an
 /// `out` topic while the remote is down wait in the bridge's session;
 /// midge is stopped (SIGTERM) and started again, then the remote comes
