@@ -228,8 +228,19 @@ impl Server {
         assert!(status.success(), "{} after SIGTERM: {status}", self.name);
     }
 
+    /// SIGKILL: the crash.
+    pub fn kill(&mut self) {
+        self.stop_with(libc::SIGKILL);
+    }
+
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `text`.
+    pub fn wait_log(&self, text: &str) {
+        let what = format!("{text:?} in the log of {}", self.name);
+        wait_for(&what, || self.log().contains(text));
     }
 
     /// A client connected to this server with a clean session.

@@ -25,7 +25,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kit::{free_port, wait_state, Dir, Mqtt, Msg, Server, DEADLINE, STEP};
+use kit::{free_port, state_topic, wait_state, Dir, Mqtt, Msg, Server, DEADLINE, STEP};
 
 /// How long a client keeps reading, after what it waited for arrived,
 /// before a PINGREQ barrier: a duplicate or an echo would show by then.
@@ -479,6 +479,64 @@ fn failover_to_the_second_address() {
     far.subscribe("pi/#", 1);
     midge.client("pub").publish("data/x", b"over", 1, false);
     far.wait_message("pi/data/x", b"over");
+}
+
+/// Reads until the last message on `topic` says `payload`.
+fn wait_last(c: &mut Mqtt, topic: &str, payload: &str) {
+    c.wait_until(&format!("{payload} last on {topic}"), |got| {
+        got.iter()
+            .rev()
+            .find(|m| m.topic == topic)
+            .is_some_and(|m| m.payload == payload.as_bytes())
+    });
+}
+
+/// Notifications. On Mosquitto, a subscriber to
+/// `$SYS/broker/connection/+/state` sees `1` when midge connects, `0` when
+/// midge is killed (SIGKILL: the retained will), `1` again when it is
+/// back, and `0` after a SIGTERM (midge publishes it, then DISCONNECTs,
+/// which suppresses the will). On midge, its own state topic says `0`
+/// once the remote went away.
+#[test]
+fn state_notifications_on_both_sides() {
+    let dir = Dir::new("notify");
+    let mut mq = Server::mosquitto(&dir, "mosquitto", free_port(), "");
+    let id = "pi-notify";
+    let topic = state_topic(id);
+    let mut watch = mq.client("watch");
+    watch.subscribe("$SYS/broker/connection/+/state", 1);
+    let body = connection(
+        "cloud",
+        id,
+        &format!("127.0.0.1:{}", mq.port),
+        "topic data/# out 1\n",
+    );
+    let mut midge = Server::midge(&dir, "midge", free_port(), &body);
+    wait_last(&mut watch, &topic, "1");
+
+    midge.kill();
+    wait_last(&mut watch, &topic, "0");
+    wait_state(mq.port, id, "0"); // and retained
+
+    midge.start();
+    wait_last(&mut watch, &topic, "1");
+    midge.stop();
+    wait_last(&mut watch, &topic, "0");
+    // Mosquitto logs each packet as it reads it: `0` came as midge's own
+    // PUBLISH (QoS 0, retained), then a DISCONNECT.
+    mq.wait_log(&format!(
+        "Received PUBLISH from {id} (d0, q0, r1, m0, '{topic}'"
+    ));
+    mq.wait_log(&format!("Received DISCONNECT from {id}"));
+    wait_state(mq.port, id, "0");
+
+    midge.start();
+    wait_state(mq.port, id, "1");
+    let mut local = midge.client("local-watch");
+    local.subscribe(&topic, 1);
+    wait_last(&mut local, &topic, "1");
+    mq.stop();
+    wait_last(&mut local, &topic, "0");
 }
 
 /// A host name: `address localhost:<port>` is resolved by midge's own
