@@ -611,3 +611,33 @@ pub fn unique(prefix: &str) -> String {
     static COUNT: AtomicUsize = AtomicUsize::new(0);
     format!("{prefix}-{}", COUNT.fetch_add(1, Ordering::Relaxed))
 }
+
+/// Certificates for a TLS listener, made with rcgen in `dir`: `ca.pem`,
+/// the server's `server.pem`/`server.key` (for 127.0.0.1 and localhost)
+/// signed by it, and `other-ca.pem`, a CA that signed nothing.
+#[cfg(feature = "tls")]
+pub fn certificates(dir: &Dir) {
+    use rcgen::{CertificateParams, DnType, KeyPair};
+    let ca = make_ca("midge bridge test CA");
+    fs::write(dir.path("ca.pem"), ca.pem()).expect("write ca.pem");
+    fs::write(dir.path("other-ca.pem"), make_ca("someone else").pem()).expect("write");
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let cert = params.signed_by(&key, &ca).expect("sign");
+    fs::write(dir.path("server.pem"), cert.pem()).expect("write server.pem");
+    fs::write(dir.path("server.key"), key.serialize_pem()).expect("write server.key");
+}
+
+#[cfg(feature = "tls")]
+fn make_ca(cn: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let mut params = CertificateParams::new(Vec::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.distinguished_name.push(DnType::CommonName, cn);
+    rcgen::CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA")
+}

@@ -652,3 +652,91 @@ fn midge_persistence_keeps_the_bridge_queue_across_a_restart() {
     sub.settle(SETTLE);
     assert_all_in_order(&numbers(&sub.got), N);
 }
+
+/// TLS upstream: Mosquitto's TLS listener with an rcgen certificate
+/// for 127.0.0.1 and localhost; midge with `bridge_cafile` of the CA that
+/// signed it connects (by IP address, and by name) and messages cross both
+/// ways. With a CA that did not sign it, the bridge never connects and
+/// midge's log names the certificate problem.
+#[cfg(feature = "tls")]
+#[test]
+fn tls_to_mosquitto() {
+    let dir = Dir::new("tls");
+    kit::certificates(&dir);
+    let tls_port = free_port();
+    let mq = Server::mosquitto(
+        &dir,
+        "mosquitto",
+        free_port(),
+        &format!(
+            "listener {tls_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+            dir.path("server.pem").display(),
+            dir.path("server.key").display()
+        ),
+    );
+    let id = "pi-tls";
+    let body = connection(
+        "cloud",
+        id,
+        &format!("127.0.0.1:{tls_port}"),
+        &format!(
+            "bridge_cafile {}\ntopic up/# out 1 \"\" pi/\ntopic down/# in 1 \"\" cloud/\n",
+            dir.path("ca.pem").display()
+        ),
+    );
+    let midge = Server::midge(&dir, "midge", free_port(), &body);
+    wait_state(mq.port, id, "1");
+    let mut far = mq.client("far");
+    far.subscribe("pi/#", 1);
+    let mut near = midge.client("near");
+    near.subscribe("down/#", 1);
+    midge.client("pub").publish("up/x", b"sealed up", 1, false);
+    far.wait_message("pi/up/x", b"sealed up");
+    mq.client("far-pub")
+        .publish("cloud/down/y", b"sealed down", 1, false);
+    near.wait_message("down/y", b"sealed down");
+
+    // By name: the certificate's DNS name is checked against `localhost`.
+    let by_name = "pi-tls-name";
+    let body = connection(
+        "cloud",
+        by_name,
+        &format!("localhost:{tls_port}"),
+        &format!(
+            "bridge_cafile {}\ntopic up/# out 1 \"\" pi/\n",
+            dir.path("ca.pem").display()
+        ),
+    );
+    let _named = Server::midge(&dir, "midge-by-name", free_port(), &body);
+    wait_state(mq.port, by_name, "1");
+
+    let bad_id = "pi-tls-bad";
+    let body = connection(
+        "cloud",
+        bad_id,
+        &format!("127.0.0.1:{tls_port}"),
+        &format!(
+            "bridge_cafile {}\ntopic up/# out 1 \"\" pi/\n",
+            dir.path("other-ca.pem").display()
+        ),
+    );
+    let bad = Server::midge(&dir, "midge-bad-ca", free_port(), &body);
+    // A first attempt and one retry (1 s later), both refused.
+    kit::wait_for("two failed attempts in midge's log", || {
+        bad.log().matches("ended before CONNACK").count() >= 2
+    });
+    let log = bad.log();
+    assert!(
+        log.contains("the server's certificate is refused: unknown issuer"),
+        "the log does not name the certificate problem:\n{log}"
+    );
+    assert!(!log.contains("connected to"), "{log}");
+    let mut check = mq.client("check");
+    check.subscribe(&state_topic(bad_id), 1);
+    check.settle(SETTLE);
+    assert!(
+        check.got.iter().all(|m| m.payload != b"1"),
+        "{:?}",
+        check.got
+    );
+}
