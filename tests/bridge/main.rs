@@ -378,25 +378,23 @@ fn mosquitto_restart_mid_stream_in_qos2_exactly_once() {
     restart_mid_stream_in(2);
 }
 
-/// A second midge as the remote, `topic # both 1`: a message published
-/// on either side reaches the other side's subscriber exactly once and no
-/// subscriber sees one twice (no echo: the remote midge takes the
-/// try_private bit as No Local for the bridge's subscription), counted
-/// over a settling window closed by a PINGREQ barrier. A retained message
-/// stays retained across (Retain As Published).
-#[test]
-fn midge_to_midge_both_ways_no_echo() {
-    let dir = Dir::new("midge-midge");
+/// Two midges bridged with `topic # both 1` (and `extra`): a message
+/// published on either side reaches the other side's subscriber exactly
+/// once and no subscriber sees one twice, counted over a settling window
+/// closed by a PINGREQ barrier. A retained message stays retained across
+/// (Retain As Published).
+fn midge_to_midge_no_echo(tag: &str, extra: &str) {
+    let dir = Dir::new(tag);
     let remote = Server::midge(&dir, "remote", free_port(), "");
-    let id = "a-to-b";
+    let id = format!("a-to-b-{tag}");
     let body = connection(
         "peer",
-        id,
+        &id,
         &format!("127.0.0.1:{}", remote.port),
-        "topic # both 1\n",
+        &format!("topic # both 1\n{extra}"),
     );
     let local = Server::midge(&dir, "local", free_port(), &body);
-    wait_state(remote.port, id, "1");
+    wait_state(remote.port, &id, "1");
     let mut sa = local.client("sa");
     sa.subscribe("t/#", 1);
     let mut sb = remote.client("sb");
@@ -424,6 +422,62 @@ fn midge_to_midge_both_ways_no_echo() {
     late.subscribe("t/retained", 1);
     let m = late.wait_message("t/retained", b"kept");
     assert!(m.retain, "retained on the remote side too");
+}
+
+/// [`midge_to_midge_no_echo`] over MQTT 3.1.1: the remote midge takes the
+/// try_private bit as No Local (and Retain As Published) for the bridge's
+/// subscriptions.
+#[test]
+fn midge_to_midge_both_ways_no_echo() {
+    midge_to_midge_no_echo("midge-midge", "");
+}
+
+/// [`midge_to_midge_no_echo`] over MQTT 5: the bridge's SUBSCRIBE asks
+/// for No Local and Retain As Published itself.
+#[test]
+fn midge_to_midge_mqtt5_both_ways_no_echo() {
+    midge_to_midge_no_echo("midge-midge-v5", "bridge_protocol_version mqttv50\n");
+}
+
+/// Mosquitto's own bridge to midge, `topic # both 2`: midge as the remote
+/// of a real Mosquitto bridge (try_private bit and all) carries QoS 2 both
+/// ways, each message once on the other side and none echoed.
+#[test]
+fn mosquitto_bridge_to_midge_both_ways_no_echo() {
+    let dir = Dir::new("mosquitto-to-midge");
+    let midge = Server::midge(&dir, "midge", free_port(), "");
+    let id = "mq-bridge";
+    let mq = Server::mosquitto(
+        &dir,
+        "mosquitto",
+        free_port(),
+        &connection(
+            "tomidge",
+            id,
+            &format!("127.0.0.1:{}", midge.port),
+            "topic # both 2\n",
+        ),
+    );
+    wait_state(midge.port, id, "1");
+    let mut sa = midge.client("sa");
+    sa.subscribe("t/#", 2);
+    let mut sb = mq.client("sb");
+    sb.subscribe("t/#", 2);
+    midge
+        .client("pub-a")
+        .publish("t/a", b"from midge", 2, false);
+    mq.client("pub-b")
+        .publish("t/b", b"from mosquitto", 2, false);
+    for s in [&mut sa, &mut sb] {
+        s.wait_count(2);
+        s.settle(SETTLE);
+        for (topic, payload) in [("t/a", &b"from midge"[..]), ("t/b", b"from mosquitto")] {
+            let copies = on(&s.got, topic);
+            assert_eq!(copies.len(), 1, "{topic} once each side: {:?}", s.got);
+            assert_eq!((&copies[0].payload[..], copies[0].qos), (payload, 2));
+        }
+        assert_eq!((s.got.len(), s.qos2_resent), (2, 0), "{:?}", s.got);
+    }
 }
 
 /// The contrast: with `try_private false` the remote midge takes the
