@@ -880,3 +880,49 @@ fn midge_killed_mid_stream_in_qos2_exactly_once() {
     assert!(got.connections >= 2, "the subscriber never reconnected");
     assert_all_once_in_order(&got.numbers, STREAM);
 }
+
+/// A retained message published on midge on an `out` topic is retained
+/// on Mosquitto too (a later subscriber there gets it with RETAIN), and
+/// one published on Mosquitto on an `in` topic is retained on midge; with
+/// `bridge_outgoing_retain false` the one sent out is not retained there.
+#[test]
+fn retained_crosses_unless_bridge_outgoing_retain_false() {
+    for (extra, kept_there) in [("", true), ("bridge_outgoing_retain false\n", false)] {
+        let dir = Dir::new("retained");
+        let mq = Server::mosquitto(&dir, "mosquitto", free_port(), "");
+        let id = "pi-retained";
+        let body = connection(
+            "cloud",
+            id,
+            &format!("127.0.0.1:{}", mq.port),
+            &format!("topic r/# out 1 \"\" pi/\ntopic s/# in 1 \"\" cloud/\n{extra}"),
+        );
+        let midge = Server::midge(&dir, "midge", free_port(), &body);
+        wait_state(mq.port, id, "1");
+        // Live subscribers first: once they have the messages, both
+        // brokers have them.
+        let mut far = mq.client("far");
+        far.subscribe("pi/#", 1);
+        let mut near = midge.client("near");
+        near.subscribe("s/#", 1);
+        midge.client("pub").publish("r/x", b"out", 1, true);
+        mq.client("far-pub").publish("cloud/s/y", b"in", 1, true);
+        far.wait_message("pi/r/x", b"out");
+        near.wait_message("s/y", b"in");
+
+        let mut late = mq.client("far-late");
+        late.subscribe("pi/r/x", 1);
+        late.settle(SETTLE);
+        let retained: Vec<&Msg> = late.got.iter().filter(|m| m.retain).collect();
+        assert_eq!(
+            retained.len(),
+            usize::from(kept_there),
+            "{extra:?}: {:?}",
+            late.got
+        );
+        let mut late = midge.client("near-late");
+        late.subscribe("s/y", 1);
+        let m = late.wait_message("s/y", b"in");
+        assert!(m.retain, "{extra:?}");
+    }
+}
