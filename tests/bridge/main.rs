@@ -926,3 +926,49 @@ fn retained_crosses_unless_bridge_outgoing_retain_false() {
         assert!(m.retain, "{extra:?}");
     }
 }
+
+/// `remote_username` and `remote_password` (each with a space: they run
+/// to the end of the line) log in to a Mosquitto with a password file; a
+/// wrong password is refused, and midge's log says so with the CONNACK's
+/// meaning.
+#[test]
+fn remote_credentials_to_mosquitto() {
+    let dir = Dir::new("credentials");
+    let passwd = dir.path("passwd");
+    let made = std::process::Command::new("mosquitto_passwd")
+        .arg("-c")
+        .arg("-b")
+        .arg(&passwd)
+        .args(["pi user", "s3cret pass"])
+        .output()
+        .expect("mosquitto_passwd runs (scripts/test.sh installs mosquitto)");
+    assert!(made.status.success(), "{made:?}");
+    let mq = Server::mosquitto(
+        &dir,
+        "mosquitto",
+        free_port(),
+        &format!(
+            "password_file {}\nallow_anonymous false\n",
+            passwd.display()
+        ),
+    );
+    let address = format!("127.0.0.1:{}", mq.port);
+    let good = connection(
+        "cloud",
+        "pi-login",
+        &address,
+        "remote_username pi user\nremote_password s3cret pass\ntopic r/# out 1\n",
+    );
+    let _good = Server::midge(&dir, "midge", free_port(), &good);
+    let bad = connection(
+        "cloud",
+        "pi-login-bad",
+        &address,
+        "remote_username pi user\nremote_password wrong\ntopic r/# out 1\n",
+    );
+    let bad = Server::midge(&dir, "midge-bad", free_port(), &bad);
+    // Mosquitto names the user it let in.
+    mq.wait_log("as pi-login (p2, c0, k60, u'pi user').");
+    bad.wait_log("connection refused by the remote broker: not authorized (0x05)");
+    assert!(!bad.log().contains("connected to"), "{}", bad.log());
+}
