@@ -1,10 +1,16 @@
 //! Bridges end to end: the real `midge` binary bridging to Debian's
-//! `mosquitto` 2.0 broker (and to a second midge), every one a child
-//! process on 127.0.0.1 with its own config file, and raw MQTT 3.1.1
-//! clients on both sides. What the broker's unit tests check with a fake
-//! clock (`src/broker/tests/bridge.rs`) is not repeated here; these check
-//! what only real processes show: the wire between two brokers, restarts,
-//! signals, persistence files, TLS and name resolution.
+//! `mosquitto` 2.0 broker and to a second midge, and Mosquitto's own
+//! bridge into midge; every broker a child process on 127.0.0.1 with its
+//! own config file, raw MQTT 3.1.1 clients on both sides. What the
+//! broker's unit tests check with a fake clock
+//! (`src/broker/tests/bridge.rs`) is not repeated here; these check what
+//! only real processes show: the wire between two brokers, restarts and
+//! crashes of either side, signals, persistence files, TLS, name
+//! resolution and the remote's password file.
+//!
+//! `mosquitto` (in /usr/sbin) and `mosquitto_passwd` come from Debian's
+//! `mosquitto` package, which `scripts/test.sh` installs; a test fails,
+//! naming the package, when it is missing.
 //!
 //! # Layout
 //! - `kit.rs`: ports, temporary directories, the broker processes
