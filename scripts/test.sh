@@ -7,9 +7,10 @@
 # installs nothing and needs no network:
 # - Debian packages, with apt-get as root (`apt-get update` once first):
 #   mosquitto-clients (mosquitto_pub/mosquitto_sub), mosquitto (the
-#   reference broker and mosquitto_passwd), nodejs, npm, python3,
-#   python3-venv and chromium (the headless browser of the WebSocket
-#   interop test). Not root: it stops and names the packages to install.
+#   reference broker, the far side of tests/bridge, and
+#   mosquitto_passwd), nodejs, npm, python3, python3-venv and chromium
+#   (the headless browser of the WebSocket interop test). Not root: it
+#   stops and names the packages to install.
 # - paho-mqtt $PAHO_VERSION from PyPI, in a virtualenv at
 #   $CARGO_TARGET_DIR/interop-venv (target/interop-venv by default).
 # - MQTT.js as pinned by tests/interop/js/package-lock.json, with `npm ci`
@@ -38,8 +39,10 @@ need_command() {
 need_command mosquitto_pub mosquitto-clients
 need_command mosquitto_sub mosquitto-clients
 # The reference broker and mosquitto_passwd, for the password file
-# cross-checks of tests/passwd_tool.rs.
-need_command mosquitto mosquitto
+# cross-checks of tests/passwd_tool.rs and as the far side of the bridges
+# of tests/bridge. Debian puts the broker in /usr/sbin, which a user's
+# PATH may lack (the tests look there too).
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 need_command mosquitto_passwd mosquitto
 need_command node nodejs
 need_command npm npm
