@@ -87,6 +87,10 @@ fn run(config: Config) -> u8 {
     for w in &config.warnings {
         warn!("{w}");
     }
+    info!("midge version {} starting", env!("CARGO_PKG_VERSION"));
+    if let Some(file) = &config.config_file {
+        info!("config loaded from {}", file.display());
+    }
     let mut server = match Server::bind(&config) {
         Ok(s) => s,
         Err(e) => {
@@ -97,10 +101,6 @@ fn run(config: Config) -> u8 {
     if let Err(e) = server.stop_on_signals() {
         error!("cannot install signal handlers: {e}");
         return 1;
-    }
-    info!("midge version {} starting", env!("CARGO_PKG_VERSION"));
-    if let Some(file) = &config.config_file {
-        info!("config loaded from {}", file.display());
     }
     for (i, addr) in server.local_addrs().iter().enumerate() {
         let anonymous = if config.anonymous_allowed(i) {

@@ -97,7 +97,10 @@ impl<T> Broker<T> {
             let at_once = std::mem::take(&mut bridge.back_to_main);
             self.plan_restart(b, now, at_once);
         } else {
-            info!("bridge {name}: connection to {peer} ended before CONNACK: {cause}");
+            if !matches!(cause, CloseCause::Refused(_)) {
+                // A refusal was logged with its CONNACK.
+                info!("bridge {name}: connection to {peer} ended before CONNACK: {cause}");
+            }
             self.attempt_failed(b, now);
         }
     }
