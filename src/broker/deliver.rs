@@ -54,8 +54,12 @@ impl<T> Broker<T> {
     pub(super) fn route(&mut self, msg: &SharedMessage, from: Option<usize>, now: Instant) -> bool {
         let mut matches = std::mem::take(&mut self.route_scratch);
         matches.clear();
-        self.tree
-            .for_each_match(&msg.topic, |sub, s| matches.push((sub, *s)));
+        let version = self.tree.version();
+        if !self.route_cache.get(&msg.topic, version, &mut matches) {
+            self.tree
+                .for_each_match(&msg.topic, |sub, s| matches.push((sub, *s)));
+            self.route_cache.put(&msg.topic, version, &matches);
+        }
         let from = from.map(|f| f as u32);
         let sessions = &self.sessions;
         // No Local [MQTT-3.8.3-3], and the ACL where the subscription may

@@ -45,7 +45,7 @@ use slab::Slab;
 use crate::codec::{self, DecodeError, Packet};
 use crate::session::{self, Session, SharedMessage};
 use crate::timer::TimerWheel;
-use crate::topic::{RetainedStore, TopicTree};
+use crate::topic::{MatchCache, RetainedStore, TopicTree};
 
 #[cfg(any(test, fuzzing))]
 pub use audit::{DurableView, SessionDurable, SessionView};
@@ -198,6 +198,8 @@ pub struct Broker<T> {
     next_generation: u32,
     /// Reused buffers for routing and timers (no allocation per message).
     route_scratch: Vec<(u32, Subscription)>,
+    /// The tree's matches of recently routed topics.
+    route_cache: MatchCache<Subscription>,
     /// Numbers the topics of messages routed to several connections, and
     /// the number of the one being routed (0 otherwise; see
     /// `link::TopicRuns`).
@@ -261,6 +263,7 @@ impl<T> Broker<T> {
             per_listener,
             next_generation: 0,
             route_scratch: Vec::new(),
+            route_cache: MatchCache::default(),
             runs: link::TopicRuns::default(),
             routing_run: 0,
             group_scratch: Vec::new(),
@@ -401,9 +404,16 @@ impl<T> Broker<T> {
                     let frame = link.rx.split_to(total);
                     self.stats.bytes_received += total as u64;
                     let protocol = link.protocol;
-                    match codec::decode(frame, protocol) {
-                        Ok(packet) => self.handle_packet(id, packet, now),
-                        Err(e) => self.decode_failed(id, e, now),
+                    if codec::is_publish(&frame) && link.state == LinkState::Connected {
+                        match codec::decode_publish_frame(frame, protocol) {
+                            Ok(p) => self.handle_publish(id, p, now),
+                            Err(e) => self.decode_failed(id, e, now),
+                        }
+                    } else {
+                        match codec::decode(frame, protocol) {
+                            Ok(packet) => self.handle_packet(id, packet, now),
+                            Err(e) => self.decode_failed(id, e, now),
+                        }
                     }
                     if !self.overflowed.is_empty() {
                         self.close_overflowed(now);

@@ -6,7 +6,7 @@ use crate::codec::SubOptions;
 use crate::session::SubIds;
 
 /// A subscription as the topic tree holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Subscription {
     pub options: SubOptions,
     /// The MQTT 5 Subscription Identifier (at most 2^28 - 1) in the low

@@ -34,7 +34,7 @@ mod tests_v5_fuzz;
 #[cfg(test)]
 mod tests_v5_props;
 
-pub use decode::{check, decode, Check, DecodeError};
+pub use decode::{check, decode, decode_publish_frame, is_publish, Check, DecodeError};
 pub use encode::{
     encode, encode_plain_ack, encode_publish_header, publish_header_len, AckKind, PublishHeader,
 };

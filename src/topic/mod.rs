@@ -12,6 +12,7 @@
 //! Neither tree checks its inputs: the broker validates every topic and filter
 //! first, and decides access and delivery itself.
 
+mod cache;
 mod children;
 mod level;
 mod retained;
@@ -21,6 +22,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use cache::MatchCache;
 pub use retained::RetainedStore;
 pub use tree::TopicTree;
 pub use validate::{

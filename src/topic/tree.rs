@@ -52,6 +52,8 @@ impl<V> Node<V> {
 pub struct TopicTree<V> {
     nodes: Slab<Node<V>>,
     len: usize,
+    /// Changes on every subscribe and unsubscribe (see [`TopicTree::version`]).
+    version: u64,
 }
 
 impl<V> Default for TopicTree<V> {
@@ -66,7 +68,11 @@ impl<V> TopicTree<V> {
     pub fn new() -> Self {
         let mut nodes = Slab::new();
         nodes.insert(Node::new(ROOT));
-        TopicTree { nodes, len: 0 }
+        TopicTree {
+            nodes,
+            len: 0,
+            version: 1,
+        }
     }
 
     /// Called for each accepted SUBSCRIBE filter. Adds `subscriber`'s
@@ -75,6 +81,7 @@ impl<V> TopicTree<V> {
     /// subscription is new, false when it replaced one.
     /// Precondition: `valid_topic_filter(filter)`.
     pub fn subscribe(&mut self, filter: &str, subscriber: u32, value: V) -> bool {
+        self.version += 1;
         let mut node = ROOT;
         for level in filter.split('/') {
             node = self.child_or_insert(node, level);
@@ -104,6 +111,7 @@ impl<V> TopicTree<V> {
     /// `subscriber`'s subscription to `filter`; returns its value, or `None`
     /// when there was none. Nodes left empty are freed, up to the root.
     pub fn unsubscribe(&mut self, filter: &str, subscriber: u32) -> Option<V> {
+        self.version += 1;
         let node = self.find(filter)?;
         let subs = &mut self.node_mut(node).subs;
         let i = subs.binary_search_by_key(&subscriber, |s| s.0).ok()?;
@@ -185,6 +193,14 @@ impl<V> TopicTree<V> {
                 pos = prev_level_start(topic, pos);
             }
         }
+    }
+
+    /// A number that changes whenever a subscription is added, replaced or
+    /// removed (never 0): what a [`MatchCache`](super::MatchCache) entry
+    /// was walked at.
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Number of subscriptions held.
