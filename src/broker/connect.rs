@@ -382,6 +382,7 @@ impl<T> Broker<T> {
                     .unwrap_or(0)
                     .min(OUT_ALIAS_CAP),
                 blocked_since: 0,
+                remap: None,
             }));
         }
         self.stats.connected += 1;

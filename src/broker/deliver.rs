@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use super::bridge::out_rules;
 use super::link::{list_once, mark_dirty, PRESSED};
 use super::outbound::{fits, write_publish, Send};
 use super::{Broker, Subscription, Timer};
@@ -223,7 +222,6 @@ impl<T> Broker<T> {
                     sub_ids: sub_ids.as_slice(),
                     mount: self.settings.mount(link.listener),
                     run: self.routing_run,
-                    remap: out_rules(&self.bridges, self.bridge_base, link.listener),
                 };
                 if !fits(link, msg, &send, now) {
                     self.dropped_for(sid, DropCause::TooLarge);
@@ -376,7 +374,6 @@ impl<T> Broker<T> {
         };
         let link = &mut self.links[lid];
         let mount = self.settings.mount(link.listener);
-        let remap = out_rules(&self.bridges, self.bridge_base, link.listener);
         let had_inflight = session.inflight_len() > 0;
         let mut sent = false;
         let (mut expired, mut too_large) = (0, 0);
@@ -402,7 +399,6 @@ impl<T> Broker<T> {
                 sub_ids: q.sub_ids.as_slice(),
                 mount,
                 run: 0,
-                remap,
             };
             if !fits(link, &q.msg, &send, now) {
                 too_large += 1;
@@ -490,7 +486,6 @@ impl<T> Broker<T> {
         };
         let link = &mut self.links[lid];
         let mount = self.settings.mount(link.listener);
-        let remap = out_rules(&self.bridges, self.bridge_base, link.listener);
         let mut resent = 0;
         for f in s.inflight_mut() {
             if !due(f.sent_at) {
@@ -508,7 +503,6 @@ impl<T> Broker<T> {
                         sub_ids: f.sub_ids.as_slice(),
                         mount,
                         run: 0,
-                        remap,
                     };
                     write_publish(link, &f.msg, &send, now);
                     self.stats.messages_sent += 1;

@@ -83,6 +83,9 @@ pub(super) struct V5Link {
     /// the high-water mark with nothing written since; 0 when not. Only
     /// MQTT 5 has a reason code to tell a client it was dropped for that.
     pub blocked_since: u32,
+    /// On a bridge's link: the `out` rules that give the far side's topic
+    /// (such a link has a `V5Link` whatever its protocol).
+    pub remap: Option<std::rc::Rc<[super::bridge::OutRule]>>,
 }
 
 impl V5Link {
@@ -334,6 +337,7 @@ mod tests {
             recent: 0,
             out_max,
             blocked_since: 0,
+            remap: None,
         }
     }
 

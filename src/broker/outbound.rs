@@ -5,9 +5,7 @@
 
 use std::time::Instant;
 
-use std::borrow::Cow;
-
-use super::bridge::{remote_topic, OutRule};
+use super::bridge::remote_topic;
 use super::link::Link;
 use crate::codec::{encode_publish_header, publish_header_len, PublishHeader, QoS};
 use crate::session::Message;
@@ -25,8 +23,6 @@ pub(super) struct Send<'a> {
     pub mount: &'a str,
     /// The message's topic run (see `link::TopicRuns`), 0 for none.
     pub run: u64,
-    /// A bridge's `out` rules, which give the far side's topic.
-    pub remap: Option<&'a [OutRule]>,
 }
 
 /// The topic a client of a listener with mount point `mount` sees.
@@ -37,16 +33,6 @@ pub(super) fn client_topic<'t>(topic: &'t str, mount: &str) -> &'t str {
         return topic;
     }
     topic.strip_prefix(mount).unwrap_or(topic)
-}
-
-/// The topic as it leaves: the client's, or the far side's of a bridge.
-#[inline(always)]
-fn out_topic<'t>(topic: &'t str, send: &Send<'_>) -> Cow<'t, str> {
-    let topic = client_topic(topic, send.mount);
-    match send.remap {
-        None => Cow::Borrowed(topic),
-        Some(rules) => Cow::Owned(remote_topic(rules, topic)),
-    }
 }
 
 /// Called before a message is given a packet id for this client: false
@@ -61,8 +47,15 @@ pub(super) fn fits<T>(link: &Link<T>, msg: &Message, send: &Send<'_>, now: Insta
     if v5.max_packet == u32::MAX {
         return true;
     }
-    let topic = out_topic(&msg.topic, send);
-    let header = header(msg, send, &topic, None, now);
+    let remapped;
+    let topic = match &v5.remap {
+        None => client_topic(&msg.topic, send.mount),
+        Some(rules) => {
+            remapped = remote_topic(rules, &msg.topic);
+            &remapped
+        }
+    };
+    let header = header(msg, send, topic, None, now);
     let total = publish_header_len(&header, link.protocol) + msg.payload.len();
     total <= v5.max_packet as usize
 }
@@ -95,10 +88,36 @@ fn header<'a>(
 // in fan-out (callgrind).
 #[inline(always)]
 pub(super) fn write_publish<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_>, now: Instant) {
-    let topic = out_topic(&msg.topic, send);
+    let topic = client_topic(&msg.topic, send.mount);
     let (topic, alias) = match link.v5.as_deref_mut() {
-        Some(v5) if v5.out_max > 0 => v5.alias_for(&topic, send.run),
-        _ => (&*topic, None),
+        Some(v5) if v5.remap.is_some() => {
+            write_remapped(link, msg, send, now);
+            return;
+        }
+        Some(v5) if v5.out_max > 0 => v5.alias_for(topic, send.run),
+        _ => (topic, None),
+    };
+    let header = header(msg, send, topic, alias, now);
+    encode_publish_header(&header, link.protocol, link.tx.staging());
+    link.tx.push_payload(&msg.payload);
+}
+
+/// [`write_publish`] on a bridge's link: the far side's topic, from the
+/// `out` rules its [`V5Link`](super::link::V5Link) holds (off the clients'
+/// path).
+#[inline(never)]
+fn write_remapped<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_>, now: Instant) {
+    let Some(v5) = link.v5.as_deref_mut() else {
+        return;
+    };
+    let topic = match &v5.remap {
+        Some(rules) => remote_topic(rules, &msg.topic),
+        None => msg.topic.to_string(),
+    };
+    let (topic, alias) = if v5.out_max > 0 {
+        v5.alias_for(&topic, 0)
+    } else {
+        (&*topic, None)
     };
     let header = header(msg, send, topic, alias, now);
     encode_publish_header(&header, link.protocol, link.tx.staging());

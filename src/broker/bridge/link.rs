@@ -205,24 +205,24 @@ impl<T> Broker<T> {
         link.state = LinkState::Connected;
         link.session = sid as u32;
         link.keep_alive = keep_alive;
-        if v5 || max_packet != u32::MAX {
-            link.v5 = Some(Box::new(V5Link {
-                max_packet,
-                problem_info: true,
-                inbound: Vec::new(),
-                outbound: Vec::new(),
-                recent: 0,
-                out_max: if v5 {
-                    ack.properties
-                        .topic_alias_maximum
-                        .unwrap_or(0)
-                        .min(OUT_ALIAS_CAP)
-                } else {
-                    0
-                },
-                blocked_since: 0,
-            }));
-        }
+        // Whatever the protocol: the `out` rules live there.
+        link.v5 = Some(Box::new(V5Link {
+            max_packet,
+            problem_info: true,
+            inbound: Vec::new(),
+            outbound: Vec::new(),
+            recent: 0,
+            out_max: if v5 {
+                ack.properties
+                    .topic_alias_maximum
+                    .unwrap_or(0)
+                    .min(OUT_ALIAS_CAP)
+            } else {
+                0
+            },
+            blocked_since: 0,
+            remap: Some(self.bridges[b].out_rules.clone()),
+        }));
         let peer = link.peer;
         let generation = link.generation;
         let window = match ack.properties.receive_maximum {

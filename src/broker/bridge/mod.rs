@@ -81,18 +81,6 @@ pub(super) fn remote_topic(rules: &[OutRule], topic: &str) -> String {
     topic.to_string()
 }
 
-/// The `out` rules of the link on `listener`, if it is a bridge's; called
-/// for every delivery, so a plain client costs one comparison.
-#[inline(always)]
-pub(super) fn out_rules(bridges: &[Bridge], base: u16, listener: u16) -> Option<&[OutRule]> {
-    if listener < base {
-        return None;
-    }
-    bridges
-        .get(usize::from(listener - base))
-        .map(|b| &b.out_rules[..])
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Not connected and not trying: a lazy bridge below its threshold,
@@ -114,7 +102,7 @@ pub(super) struct Bridge {
     conf: BridgeConfig,
     remote_id: Rc<str>,
     state_topic: Rc<str>,
-    out_rules: Vec<OutRule>,
+    out_rules: Rc<[OutRule]>,
     /// The local session.
     pub(super) sid: usize,
     link: Option<usize>,
