@@ -200,6 +200,9 @@ pub struct Broker<T> {
     route_scratch: Vec<(u32, Subscription)>,
     /// The tree's matches of recently routed topics.
     route_cache: MatchCache<Subscription>,
+    /// The last routed message, once nobody held it (see
+    /// `publish::shared_message`).
+    spare_message: Option<SharedMessage>,
     /// Numbers the topics of messages routed to several connections, and
     /// the number of the one being routed (0 otherwise; see
     /// `link::TopicRuns`).
@@ -264,6 +267,7 @@ impl<T> Broker<T> {
             next_generation: 0,
             route_scratch: Vec::new(),
             route_cache: MatchCache::default(),
+            spare_message: None,
             runs: link::TopicRuns::default(),
             routing_run: 0,
             group_scratch: Vec::new(),

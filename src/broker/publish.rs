@@ -14,6 +14,11 @@ use crate::codec::{encode_plain_ack, reason, Ack, AckKind, ByteStr, Publish, QoS
 use crate::session::{Message, SharedMessage};
 use crate::topic::valid_topic_name;
 
+/// Largest payload whose routed message's allocation is kept for the next
+/// one (see `Broker::shared_message`): the spare holds the payload until
+/// then.
+const SPARE_MAX: usize = 16 * 1024;
+
 impl<T> Broker<T> {
     /// A broken rule in a client's packet: an MQTT 5 client gets DISCONNECT
     /// with `code` first, then the connection closes (will published).
@@ -384,7 +389,32 @@ impl<T> Broker<T> {
                 self.retain(stored, now);
             }
         }
-        self.route(&Rc::new(msg), from, now)
+        let msg = self.shared_message(msg);
+        let matched = self.route(&msg, from, now);
+        // Delivered and dropped by every subscriber (a QoS 0 message to
+        // connected clients): its allocation serves the next message. Not
+        // a large one, whose payload it would hold until then.
+        if Rc::strong_count(&msg) == 1
+            && Rc::weak_count(&msg) == 0
+            && msg.payload.len() <= SPARE_MAX
+        {
+            self.spare_message = Some(msg);
+        }
+        matched
+    }
+
+    /// `msg` shared: in the allocation the last routed message left, if
+    /// nobody holds that one any more (a malloc and a free less per
+    /// message), else in a new one.
+    #[inline]
+    fn shared_message(&mut self, msg: Message) -> SharedMessage {
+        if let Some(mut spare) = self.spare_message.take() {
+            if let Some(slot) = Rc::get_mut(&mut spare) {
+                *slot = msg;
+                return spare;
+            }
+        }
+        Rc::new(msg)
     }
 
     /// Keeps `msg` as its topic's retained message, with a timer for its
