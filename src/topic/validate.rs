@@ -16,12 +16,9 @@ const SHARE_PREFIX: &str = "$share/";
 /// when `topic` is a legal topic name: at least one byte [MQTT-4.7.3-1], at
 /// most 65535 bytes, no wildcard [MQTT-4.7.1-1] and no NUL [MQTT-4.7.3-2].
 pub fn valid_topic_name(topic: &str) -> bool {
-    // One pass without early exit, which the compiler vectorises: topics
-    // are short, and this runs on every PUBLISH.
-    let bad = topic
-        .bytes()
-        .fold(false, |acc, b| acc | (b == b'+') | (b == b'#') | (b == 0));
-    !topic.is_empty() && topic.len() <= MAX_TOPIC_LEN && !bad
+    !topic.is_empty()
+        && topic.len() <= MAX_TOPIC_LEN
+        && !topic.bytes().any(|b| b == b'+' || b == b'#' || b == 0)
 }
 
 /// Called on each SUBSCRIBE and UNSUBSCRIBE filter. Returns true when `filter`
