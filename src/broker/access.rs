@@ -123,14 +123,21 @@ impl<T> Broker<T> {
     /// Called per PUBLISH with the topic as the client wrote it (before the
     /// mount point of its `listener`). Returns [`Broker::may_publish`] of
     /// the topic the broker will route.
-    #[inline]
+    #[inline(always)]
     pub(super) fn may_publish_to(&self, sid: usize, listener: u16, topic: &str) -> bool {
         let no_acl = self.sessions.get(sid).is_none_or(|s| s.acl().is_none());
-        let mount = self.settings.mount(listener);
-        if no_acl && !mount.starts_with('$') && !topic.starts_with('$') {
+        if no_acl && !topic.starts_with('$') && !self.settings.mount(listener).starts_with('$') {
             // The 3.x and 5.0 hot path: nothing to check.
             return true;
         }
+        self.may_publish_mounted(sid, listener, topic)
+    }
+
+    /// [`Broker::may_publish_to`] off the hot path: an ACL, or a `$` topic
+    /// or mount point.
+    #[inline(never)]
+    fn may_publish_mounted(&self, sid: usize, listener: u16, topic: &str) -> bool {
+        let mount = self.settings.mount(listener);
         if mount.is_empty() {
             self.may_publish(sid, topic)
         } else {
