@@ -9,8 +9,9 @@
 //!   range is a [`ConfigError`] naming the file, line and directive, and the
 //!   broker does not start half-configured.
 //! - No I/O other than reading the config file and the `include_dir`
-//!   directories; nothing here touches the network (an address must be an IP
-//!   literal: the static Pi build cannot resolve names).
+//!   directories; nothing here touches the network (a listener address must
+//!   be an IP literal: the static Pi build cannot resolve names; a bridge's
+//!   `address` may name a host, kept as text).
 //! - The result is a plain [`Config`] whose fields the broker reads directly.
 //!
 //! Where midge deliberately differs from Mosquitto 2.0:
@@ -24,7 +25,11 @@
 //!   setting); `mount_point` may be given to the default listener too
 //!   (Mosquitto 2.0 refuses it before the first `listener` line);
 //! - values are checked strictly (`12abc` is not 12), and a duplicate
-//!   listener is refused when parsed rather than when bound.
+//!   listener is refused when parsed rather than when bound;
+//! - the bridge directives differ in the few ways `parse/bridge.rs` lists
+//!   (values below Mosquitto's minimum are refused rather than raised,
+//!   IPv6 bridge addresses are written in brackets, PSK and OCSP are
+//!   refused).
 
 pub mod bridge;
 mod not_yet;

@@ -196,6 +196,7 @@ fn the_guide_section_parses_to_exactly_the_expected_bridge() {
         origin: "b.conf:3".into(),
     };
     assert_eq!(c.bridges, vec![expected]);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     // The listeners around the section are untouched by it.
     let ports: Vec<u16> = c.listeners.iter().map(|l| l.port).collect();
     assert_eq!(ports, [1883, 8883]);
@@ -648,10 +649,16 @@ fn bridge_bind_address_is_an_ip_literal() {
 #[test]
 #[cfg(feature = "tls")]
 fn tls_directives_fill_bridge_tls() {
-    let b = bridge(
-        "bridge_capath /etc/ssl/certs\nbridge_certfile /c.pem\nbridge_keyfile /k.pem\n\
-         bridge_insecure true\nbridge_tls_version tlsv1.2\nbridge_alpn x-amzn-mqtt-ca\n",
+    let c = parse(&format!(
+        "{MIN}bridge_capath /etc/ssl/certs\nbridge_certfile /c.pem\nbridge_keyfile /k.pem\n\
+         bridge_insecure true\nbridge_tls_version tlsv1.2\nbridge_alpn x-amzn-mqtt-ca\n"
+    ));
+    // Mosquitto warns of insecure mode too.
+    assert_eq!(
+        c.warnings,
+        ["b.conf:7: bridge b does not check the remote broker's host name (bridge_insecure)"]
     );
+    let b = &c.bridges[0];
     assert!(b.tls.enabled());
     assert_eq!(
         b.tls,

@@ -20,7 +20,8 @@
 //!   where Mosquitto raises it to the minimum;
 //! - an IPv6 `address` is written `[::1]:1884`; Mosquitto's `::1:1884`
 //!   (the last `:` starts the port) is refused as ambiguous;
-//! - `bridge_bind_address` is an IP literal (midge resolves no names);
+//! - `bridge_bind_address` is an IP literal (an `address` host name is
+//!   kept as text, for the server to resolve);
 //! - `topic` with a local prefix but no remote prefix is refused (write
 //!   `""` for an empty one), and the pattern alone must make valid filters
 //!   on both sides even without prefixes;
@@ -45,8 +46,8 @@ const MAX_STRING: usize = 65_535;
 /// The largest MQTT packet: 268435455 bytes after a 5-byte fixed header.
 const MAX_PACKET: i64 = 268_435_460;
 
-/// The longest time value, in seconds (Mosquitto reads an `int`).
-const MAX_SECS: i64 = i32::MAX as i64;
+/// The largest number of seconds or messages (Mosquitto reads an `int`).
+const MAX_INT: i64 = i32::MAX as i64;
 
 /// The TLS directives, refused in a build without the `tls` feature.
 const TLS: &[&str] = &[
@@ -120,44 +121,52 @@ impl Seen {
     }
 }
 
+/// The bridge directives that configure a section, by their main names.
+const SECTION: &[&str] = &[
+    "address",
+    "topic",
+    "bridge_protocol_version",
+    "cleansession",
+    "local_cleansession",
+    "remote_clientid",
+    "local_clientid",
+    "remote_username",
+    "remote_password",
+    "local_username",
+    "local_password",
+    "keepalive_interval",
+    "restart_timeout",
+    "start_type",
+    "idle_timeout",
+    "threshold",
+    "try_private",
+    "notifications",
+    "notifications_local_only",
+    "notification_topic",
+    "bridge_attempt_unsubscribe",
+    "bridge_outgoing_retain",
+    "bridge_max_packet_size",
+    "round_robin",
+    "bridge_bind_address",
+    "bridge_cafile",
+    "bridge_capath",
+    "bridge_certfile",
+    "bridge_keyfile",
+    "bridge_insecure",
+    "bridge_tls_version",
+    "bridge_alpn",
+];
+
 /// The main name of bridge directive `name` (`clientid` is
 /// `remote_clientid` and so on); `None` when it is none.
 fn key(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "address" | "addresses" => "address",
-        "remote_clientid" | "clientid" => "remote_clientid",
-        "remote_username" | "username" => "remote_username",
-        "remote_password" | "password" => "remote_password",
-        "topic" => "topic",
-        "bridge_protocol_version" => "bridge_protocol_version",
-        "cleansession" => "cleansession",
-        "local_cleansession" => "local_cleansession",
-        "local_clientid" => "local_clientid",
-        "local_username" => "local_username",
-        "local_password" => "local_password",
-        "keepalive_interval" => "keepalive_interval",
-        "restart_timeout" => "restart_timeout",
-        "start_type" => "start_type",
-        "idle_timeout" => "idle_timeout",
-        "threshold" => "threshold",
-        "try_private" => "try_private",
-        "notifications" => "notifications",
-        "notifications_local_only" => "notifications_local_only",
-        "notification_topic" => "notification_topic",
-        "bridge_attempt_unsubscribe" => "bridge_attempt_unsubscribe",
-        "bridge_outgoing_retain" => "bridge_outgoing_retain",
-        "bridge_max_packet_size" => "bridge_max_packet_size",
-        "round_robin" => "round_robin",
-        "bridge_bind_address" => "bridge_bind_address",
-        "bridge_cafile" => "bridge_cafile",
-        "bridge_capath" => "bridge_capath",
-        "bridge_certfile" => "bridge_certfile",
-        "bridge_keyfile" => "bridge_keyfile",
-        "bridge_insecure" => "bridge_insecure",
-        "bridge_tls_version" => "bridge_tls_version",
-        "bridge_alpn" => "bridge_alpn",
-        _ => return None,
-    })
+    match name {
+        "addresses" => Some("address"),
+        "clientid" => Some("remote_clientid"),
+        "username" => Some("remote_username"),
+        "password" => Some("remote_password"),
+        _ => SECTION.iter().find(|&&main| main == name).copied(),
+    }
 }
 
 /// Applies `line` if it is a bridge directive; `None` if it is not one.
@@ -190,11 +199,20 @@ pub(super) fn directive(
              each file starts outside any bridge)",
         )));
     };
-    let done = set(&mut parser.config.bridges[index], key, line);
-    if done.is_ok() {
-        parser.bridges.seen[index].note(key, line);
+    let bridge = &mut parser.config.bridges[index];
+    if let Err(e) = set(bridge, key, line) {
+        return Some(Err(e));
     }
-    Some(done)
+    if key == "bridge_insecure" && bridge.tls.insecure {
+        // Mosquitto warns too.
+        let warning = format!(
+            "{}:{}: bridge {} does not check the remote broker's host name (bridge_insecure)",
+            line.file, line.number, bridge.name
+        );
+        parser.config.warnings.push(warning);
+    }
+    parser.bridges.seen[index].note(key, line);
+    Some(Ok(()))
 }
 
 /// `connection NAME`: starts a new section.
@@ -280,7 +298,7 @@ fn set(b: &mut BridgeConfig, key: &str, line: &Line<'_>) -> Result<(), ConfigErr
         "idle_timeout" => {
             let secs = line.int(
                 1,
-                MAX_SECS,
+                MAX_INT,
                 "a whole number of seconds, at least 1 (Mosquitto raises 0 to 1)",
             )?;
             b.idle_timeout = Duration::from_secs(secs.unsigned_abs());
@@ -288,7 +306,7 @@ fn set(b: &mut BridgeConfig, key: &str, line: &Line<'_>) -> Result<(), ConfigErr
         "threshold" => {
             let count = line.int(
                 1,
-                MAX_SECS,
+                MAX_INT,
                 "a number of messages, at least 1 (Mosquitto raises lower values to 1)",
             )?;
             b.threshold = usize::try_from(count).unwrap_or(usize::MAX);
@@ -431,7 +449,7 @@ fn address(line: &Line<'_>, text: &str) -> Result<BridgeAddress, ConfigError> {
 /// `restart_timeout CONSTANT` or `restart_timeout BASE CAP`.
 fn restart(line: &Line<'_>) -> Result<Restart, ConfigError> {
     let secs = |text: &str| match text.parse::<i64>() {
-        Ok(n) if (1..=MAX_SECS).contains(&n) => Ok(Duration::from_secs(n.unsigned_abs())),
+        Ok(n) if (1..=MAX_INT).contains(&n) => Ok(Duration::from_secs(n.unsigned_abs())),
         _ => Err(line.invalid(
             text,
             "a whole number of seconds, at least 1 (Mosquitto raises lower values to 1)",
