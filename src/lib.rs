@@ -30,6 +30,7 @@
 //!   turn, compaction).
 //! - [`store`]: crash-safe storage of opaque records (append log with group
 //!   commit, compacted snapshot, recovery).
+//! - `swar`: byte tests eight at a time, for the checks on every topic.
 
 pub mod auth;
 pub mod broker;
@@ -45,6 +46,7 @@ pub mod persistence;
 pub mod server;
 pub mod session;
 pub mod store;
+mod swar;
 #[cfg(test)]
 mod testutil;
 pub mod timer;

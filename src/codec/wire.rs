@@ -163,12 +163,10 @@ impl<'a> Reader<'a> {
 }
 
 /// True when every byte of `b` is ASCII other than NUL (so `b` is a valid
-/// MQTT string); a branch-free pass the compiler vectorises. For a byte
-/// `c`, `c | (c - 1)` has its top bit set exactly when `c` is 0 or at least
-/// 0x80.
+/// MQTT string); see [`crate::swar::ascii_without_nul`].
 #[inline]
 pub(crate) fn ascii_without_nul(b: &[u8]) -> bool {
-    b.iter().fold(0u8, |acc, &c| acc | c | c.wrapping_sub(1)) & 0x80 == 0
+    crate::swar::ascii_without_nul(b)
 }
 
 /// How many bytes `value` takes as a variable byte integer.

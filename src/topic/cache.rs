@@ -44,14 +44,10 @@ impl<V> Default for MatchCache<V> {
     }
 }
 
-/// FNV-1a over the topic: cheap for the short topics kept.
+/// The entry for `topic`, by a hash of its 8-byte words.
 #[inline]
 fn slot(topic: &[u8]) -> usize {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in topic {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    (h ^ (h >> 16)) as usize & (SLOTS - 1)
+    crate::swar::hash(topic) as usize & (SLOTS - 1)
 }
 
 impl<V: Copy + Default> MatchCache<V> {

@@ -18,7 +18,7 @@ const SHARE_PREFIX: &str = "$share/";
 pub fn valid_topic_name(topic: &str) -> bool {
     !topic.is_empty()
         && topic.len() <= MAX_TOPIC_LEN
-        && !topic.bytes().any(|b| b == b'+' || b == b'#' || b == 0)
+        && !crate::swar::has_wildcard_or_nul(topic.as_bytes())
 }
 
 /// Called on each SUBSCRIBE and UNSUBSCRIBE filter. Returns true when `filter`
