@@ -54,11 +54,19 @@ impl<T> Broker<T> {
         let mut matches = std::mem::take(&mut self.route_scratch);
         matches.clear();
         let version = self.tree.version();
-        if !self.route_cache.get(&msg.topic, version, &mut matches) {
+        // The topic's number, for the connections' alias tables (see
+        // `link::TopicRuns`): the cache's, or 0 (several copies number it
+        // below).
+        let mut run = self.route_cache.get(&msg.topic, version, &mut matches);
+        if run == 0 {
             self.tree
                 .for_each_match(&msg.topic, |sub, s| matches.push((sub, *s)));
-            self.route_cache.put(&msg.topic, version, &matches);
+            if matches.len() <= crate::topic::MATCH_CACHE_MAX {
+                run = self.runs.fresh();
+                self.route_cache.put(&msg.topic, version, &matches, run);
+            }
         }
+        self.routing_run = run;
         let from = from.map(|f| f as u32);
         let sessions = &self.sessions;
         // No Local [MQTT-3.8.3-3], and the ACL where the subscription may
@@ -82,7 +90,9 @@ impl<T> Broker<T> {
         } else if matches.len() > 1 {
             matches.retain(|(sid, sub)| !skip(*sid, sub));
             // Several copies: their connections can tell the topic's run.
-            self.routing_run = self.runs.of(&msg.topic);
+            if self.routing_run == 0 {
+                self.routing_run = self.runs.of(&msg.topic);
+            }
             // Overlapping subscriptions of one session: stamp each session
             // with this message and merge its options, without sorting.
             self.route_stamp += 1;

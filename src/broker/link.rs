@@ -116,6 +116,13 @@ impl V5Link {
         if self.out_max == 0 {
             return (topic, None);
         }
+        if run != 0 {
+            // Equal numbers mean equal topics: no string compared.
+            if let Some(i) = self.outbound.iter().position(|e| e.1 == run) {
+                self.recent = i;
+                return ("", Some(i as u16 + 1));
+            }
+        }
         let found = match self.outbound.get(self.recent) {
             Some((t, _)) if **t == *topic => Some(self.recent),
             _ => self.outbound.iter().position(|(t, _)| **t == *topic),
@@ -158,12 +165,23 @@ impl TopicRuns {
         if t.len() > RUN_TOPIC_MAX {
             return 0;
         }
-        if self.run != 0 && self.last[..self.len] == *t {
+        if self.run != 0 && self.len <= RUN_TOPIC_MAX && self.last[..self.len] == *t {
             return self.run;
         }
         self.last[..t.len()].copy_from_slice(t);
         self.len = t.len();
         self.run += 1;
+        self.run
+    }
+}
+
+impl TopicRuns {
+    /// A number no topic has had yet, for the route cache to give the topic
+    /// it keeps (numbers from [`TopicRuns::of`] and from here never meet:
+    /// the run in progress ends).
+    pub(super) fn fresh(&mut self) -> u64 {
+        self.run += 1;
+        self.len = RUN_TOPIC_MAX + 1;
         self.run
     }
 }
@@ -363,5 +381,29 @@ mod tests {
         // not make t/3 look like alias 2.
         assert_eq!(l.alias_for("t/2", r2), ("", Some(2)));
         assert_eq!(l.alias_for("t/3", 0), ("t/3", None));
+    }
+
+    #[test]
+    fn fresh_numbers_never_meet_those_of_runs() {
+        let mut runs = TopicRuns::default();
+        let a = runs.of("t/a");
+        let f = runs.fresh();
+        let a2 = runs.of("t/a");
+        assert!(f != a && a2 != f && a2 != a, "{a} {f} {a2}");
+    }
+
+    #[test]
+    fn an_alias_is_found_by_its_topics_number_among_others() {
+        let mut runs = TopicRuns::default();
+        let mut l = link(4);
+        let (x, y) = (runs.fresh(), runs.fresh());
+        assert_eq!(l.alias_for("x", x), ("x", Some(1)));
+        assert_eq!(l.alias_for("y", y), ("y", Some(2)));
+        assert_eq!(l.alias_for("x", x), ("", Some(1)), "by number");
+        // A new number for the same topic: found by name, and renumbered.
+        let x2 = runs.fresh();
+        assert_eq!(l.alias_for("x", x2), ("", Some(1)));
+        assert_eq!(l.alias_for("y", y), ("", Some(2)));
+        assert_eq!(l.alias_for("x", x2), ("", Some(1)));
     }
 }

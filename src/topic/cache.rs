@@ -30,6 +30,8 @@ struct Entry<V> {
     len: u8,
     topic: [u8; MAX_TOPIC],
     count: u8,
+    /// The number the caller gave the topic when it was kept.
+    run: u64,
     matches: [(u32, V); MAX_MATCHES],
 }
 
@@ -52,27 +54,29 @@ fn slot(topic: &[u8]) -> usize {
 
 impl<V: Copy + Default> MatchCache<V> {
     /// Called before a tree walk for `topic` at tree version `version`.
-    /// On a hit, appends the matches to `out` and returns true.
+    /// On a hit, appends the matches to `out` and returns the number given
+    /// to [`MatchCache::put`] with them; 0 on a miss.
     #[inline]
-    pub fn get(&self, topic: &str, version: u64, out: &mut Vec<(u32, V)>) -> bool {
+    pub fn get(&self, topic: &str, version: u64, out: &mut Vec<(u32, V)>) -> u64 {
         let t = topic.as_bytes();
         let Some(entries) = self.entries.as_deref() else {
-            return false;
+            return 0;
         };
         if t.len() > MAX_TOPIC {
-            return false;
+            return 0;
         }
         let e = &entries[slot(t)];
         if e.version != version || usize::from(e.len) != t.len() || e.topic[..t.len()] != *t {
-            return false;
+            return 0;
         }
         out.extend_from_slice(&e.matches[..usize::from(e.count)]);
-        true
+        e.run
     }
 
     /// Called after a walk of `topic` at tree version `version` found
-    /// `matches`: keeps them if they fit.
-    pub fn put(&mut self, topic: &str, version: u64, matches: &[(u32, V)]) {
+    /// `matches`: keeps them, with `run` (a number the caller gives this
+    /// topic, never 0), if they fit.
+    pub fn put(&mut self, topic: &str, version: u64, matches: &[(u32, V)], run: u64) {
         let t = topic.as_bytes();
         if t.len() > MAX_TOPIC || matches.len() > MAX_MATCHES || version == 0 {
             return;
@@ -84,6 +88,7 @@ impl<V: Copy + Default> MatchCache<V> {
                     len: 0,
                     topic: [0; MAX_TOPIC],
                     count: 0,
+                    run: 0,
                     matches: [(0, V::default()); MAX_MATCHES],
                 }; SLOTS],
             )
@@ -93,6 +98,7 @@ impl<V: Copy + Default> MatchCache<V> {
         e.len = t.len() as u8;
         e.topic[..t.len()].copy_from_slice(t);
         e.count = matches.len() as u8;
+        e.run = run;
         e.matches[..matches.len()].copy_from_slice(matches);
     }
 }
@@ -104,9 +110,9 @@ mod tests {
 
     fn walk(tree: &TopicTree<u8>, cache: &mut MatchCache<u8>, topic: &str) -> Vec<(u32, u8)> {
         let mut out = Vec::new();
-        if !cache.get(topic, tree.version(), &mut out) {
+        if cache.get(topic, tree.version(), &mut out) == 0 {
             tree.for_each_match(topic, |s, v| out.push((s, *v)));
-            cache.put(topic, tree.version(), &out);
+            cache.put(topic, tree.version(), &out, 7);
         }
         out
     }
@@ -119,11 +125,11 @@ mod tests {
         tree.subscribe("a/#", 2, 20);
         let first = walk(&tree, &mut cache, "a/b");
         let mut hit = Vec::new();
-        assert!(cache.get("a/b", tree.version(), &mut hit), "kept");
+        assert_eq!(cache.get("a/b", tree.version(), &mut hit), 7, "kept");
         assert_eq!(hit, first);
         // Any change to the tree: a miss, and the walk's new answer.
         tree.subscribe("a/b", 3, 30);
-        assert!(!cache.get("a/b", tree.version(), &mut Vec::new()));
+        assert_eq!(0, cache.get("a/b", tree.version(), &mut Vec::new()));
         assert_eq!(walk(&tree, &mut cache, "a/b").len(), 3);
         tree.subscribe("a/b", 3, 31);
         let changed = walk(&tree, &mut cache, "a/b");
@@ -131,7 +137,7 @@ mod tests {
         tree.unsubscribe("a/+", 1);
         assert!(!walk(&tree, &mut cache, "a/b").contains(&(1, 10)));
         // Another topic in the same slot is not mistaken for this one.
-        assert!(!cache.get("a/c", tree.version(), &mut Vec::new()));
+        assert_eq!(0, cache.get("a/c", tree.version(), &mut Vec::new()));
     }
 
     #[test]
@@ -142,18 +148,18 @@ mod tests {
             tree.subscribe("#", s, 0u8);
         }
         walk(&tree, &mut cache, "x");
-        assert!(!cache.get("x", tree.version(), &mut Vec::new()));
+        assert_eq!(0, cache.get("x", tree.version(), &mut Vec::new()));
         let long = "y".repeat(MAX_TOPIC + 1);
         let mut small = TopicTree::new();
         small.subscribe("#", 1, 0u8);
         walk(&small, &mut cache, &long);
-        assert!(!cache.get(&long, small.version(), &mut Vec::new()));
+        assert_eq!(0, cache.get(&long, small.version(), &mut Vec::new()));
         // No match at all is kept too: the walk is skipped as well.
         let mut empty = TopicTree::<u8>::new();
         empty.subscribe("z", 1, 0);
         walk(&empty, &mut cache, "nobody");
         let mut out = vec![(9, 9)];
-        assert!(cache.get("nobody", empty.version(), &mut out));
+        assert_eq!(cache.get("nobody", empty.version(), &mut out), 7);
         assert_eq!(out, [(9, 9)], "nothing appended");
     }
 }

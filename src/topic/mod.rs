@@ -22,7 +22,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use cache::MatchCache;
+pub use cache::{MatchCache, MAX_MATCHES as MATCH_CACHE_MAX};
 pub use retained::RetainedStore;
 pub use tree::TopicTree;
 pub use validate::{
