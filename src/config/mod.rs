@@ -40,6 +40,8 @@ mod tests;
 #[cfg(test)]
 mod tests_bridge;
 #[cfg(test)]
+mod tests_bridge_checks;
+#[cfg(test)]
 mod tests_tls;
 #[cfg(test)]
 mod tests_ws;
