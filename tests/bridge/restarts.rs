@@ -296,6 +296,23 @@ fn midge_persistence_keeps_the_bridge_queue_across_a_restart() {
     assert_all_in_order(&numbers(&sub.got), N);
 }
 
+/// Mosquitto, and midge with persistence bridged to it with `topic` as
+/// remote client `pi-<tag>`, once the bridge is up; the directory goes
+/// last.
+fn persistent_bridge(tag: &str, topic: &str) -> (Dir, Server, Server) {
+    let dir = Dir::new(tag);
+    let mq = Server::mosquitto(&dir, "mosquitto", free_port(), "");
+    let id = format!("pi-{tag}");
+    let body = format!(
+        "{}{}",
+        midge_persistence(&dir),
+        connection("cloud", &id, &format!("127.0.0.1:{}", mq.port), topic)
+    );
+    let midge = Server::midge(&dir, "midge", free_port(), &body);
+    wait_state(mq.port, &id, "1");
+    (dir, mq, midge)
+}
+
 /// midge (with persistence) is killed with SIGKILL after the 150th of 300
 /// QoS 2 messages published to it on an `out` topic, and started again:
 /// Mosquitto's subscriber gets every message exactly once and in order
@@ -303,21 +320,7 @@ fn midge_persistence_keeps_the_bridge_queue_across_a_restart() {
 /// with it).
 #[test]
 fn midge_killed_mid_stream_out_qos2_exactly_once() {
-    let dir = Dir::new("kill-out");
-    let mq = Server::mosquitto(&dir, "mosquitto", free_port(), "");
-    let id = "pi-kill-out";
-    let body = format!(
-        "{}{}",
-        midge_persistence(&dir),
-        connection(
-            "cloud",
-            id,
-            &format!("127.0.0.1:{}", mq.port),
-            "topic data/# out 2 \"\" pi/\n",
-        )
-    );
-    let mut midge = Server::midge(&dir, "midge", free_port(), &body);
-    wait_state(mq.port, id, "1");
+    let (_dir, mq, mut midge) = persistent_bridge("kill-out", "topic data/# out 2 \"\" pi/\n");
     let mut far = Mqtt::connect(mq.port, "far-sub", false);
     far.subscribe("pi/#", 2);
     let mut p = midge.client("pub");
@@ -343,21 +346,7 @@ fn midge_killed_mid_stream_out_qos2_exactly_once() {
 /// once and in order (the bridge's half-done QoS 2 receptions survive).
 #[test]
 fn midge_killed_mid_stream_in_qos2_exactly_once() {
-    let dir = Dir::new("kill-in");
-    let mq = Server::mosquitto(&dir, "mosquitto", free_port(), "");
-    let id = "pi-kill-in";
-    let body = format!(
-        "{}{}",
-        midge_persistence(&dir),
-        connection(
-            "cloud",
-            id,
-            &format!("127.0.0.1:{}", mq.port),
-            "topic data/# in 2 cmd/ cloud/\n",
-        )
-    );
-    let mut midge = Server::midge(&dir, "midge", free_port(), &body);
-    wait_state(mq.port, id, "1");
+    let (_dir, mq, mut midge) = persistent_bridge("kill-in", "topic data/# in 2 cmd/ cloud/\n");
     let (ready, subscriber) =
         persistent_subscriber(midge.port, "near-sub", "cmd/data/#", 2, STREAM);
     ready.recv_timeout(DEADLINE).expect("subscriber ready");
