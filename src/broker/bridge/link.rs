@@ -171,16 +171,13 @@ impl<T> Broker<T> {
         );
         if retry_plain {
             bridge.private_ok = false;
-            bridge.failures = 0;
+            bridge.redial_same = true;
         }
         self.close_link(
             id,
             CloseCause::Refused("CONNACK refused by the remote broker"),
             now,
         );
-        if retry_plain && self.bridges[b].phase == Phase::Waiting {
-            self.dial(b, now);
-        }
     }
 
     /// An accepted CONNACK: the link takes the local session, the far
@@ -248,7 +245,6 @@ impl<T> Broker<T> {
         let bridge = &mut self.bridges[b];
         bridge.phase = Phase::Up;
         bridge.generation = fresh;
-        bridge.failures = 0;
         bridge.delay = match bridge.conf.restart {
             Restart::Constant(d) => d,
             Restart::Backoff { base, .. } => base,

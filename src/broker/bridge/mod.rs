@@ -111,8 +111,6 @@ pub(super) struct Bridge {
     generation: u32,
     /// Index in `conf.addresses` of the address dialed or connected.
     address: usize,
-    /// Failed attempts since the last connection, for the backoff.
-    failures: u32,
     /// The last restart delay (decorrelated jitter grows from it).
     delay: Duration,
     /// False once the far side refused the `try_private` bit.
@@ -124,6 +122,9 @@ pub(super) struct Bridge {
     /// The probe found the main address answering: the link is closed
     /// and the main address dialled at once.
     back_to_main: bool,
+    /// The far side refused the bridge bit: the same address is dialled
+    /// again at once, without it.
+    redial_same: bool,
     /// Messages received on the link, for a lazy bridge's idle check.
     received: u64,
     /// `received` when the idle timer was armed.
@@ -268,11 +269,11 @@ impl<T> Broker<T> {
             phase: Phase::Idle,
             generation: 0,
             address: 0,
-            failures: 0,
             delay: base,
             private_ok: true,
             probe_generation: 0,
             back_to_main: false,
+            redial_same: false,
             rng: super::random_seed() | 1,
             received: 0,
             received_mark: 0,
@@ -345,11 +346,6 @@ impl<T> Broker<T> {
                 .by_client_id
                 .get(client_id)
                 .is_some_and(|&sid| self.bridges.iter().any(|b| b.sid == sid))
-    }
-
-    /// The number of configured bridges.
-    pub fn bridge_count(&self) -> usize {
-        self.bridges.len()
     }
 
     /// Is bridge `bridge` connected (CONNACK received)?

@@ -109,7 +109,11 @@ impl<T> Broker<T> {
     /// first one again (then after the restart delay).
     pub(super) fn attempt_failed(&mut self, b: usize, now: Instant) {
         let bridge = &mut self.bridges[b];
-        bridge.failures += 1;
+        if std::mem::take(&mut bridge.redial_same) {
+            // Refused only for the bridge bit: the same address, without it.
+            self.plan_restart(b, now, true);
+            return;
+        }
         let n = bridge.conf.addresses.len();
         bridge.address = (bridge.address + 1) % n;
         let wrapped = bridge.address == 0;

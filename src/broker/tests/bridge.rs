@@ -450,6 +450,7 @@ fn a_broker_refusing_the_bridge_bit_is_tried_again_without_it() {
     assert!(!r.h.is_open(link));
     let d = r.dials();
     assert_eq!(d.len(), 1, "at once");
+    assert_eq!(d[0].host, "main.example", "the same address");
     let (_, c) = r.connected(&d[0]);
     assert!(!c.bridge, "without try_private");
 }
