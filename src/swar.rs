@@ -52,6 +52,37 @@ pub fn has_wildcard_or_nul(b: &[u8]) -> bool {
     found != 0 || tail.iter().any(|&c| c == b'+' || c == b'#' || c == 0)
 }
 
+/// `a == b` for slices of one length, in overlapping word loads: no
+/// `memcmp` call for the short strings topics are.
+#[inline]
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return match (a.first_chunk::<4>(), b.first_chunk::<4>()) {
+            (Some(a0), Some(b0)) => a0 == b0 && a.last_chunk::<4>() == b.last_chunk::<4>(),
+            _ => a.iter().zip(b).all(|(x, y)| x == y),
+        };
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, which may overlap the words before.
+    word(a, n - 8) == word(b, n - 8)
+}
+
 /// A 32-bit hash of `b`, a word at a time (for the route cache's slot).
 #[inline]
 pub fn hash(b: &[u8]) -> u32 {
@@ -65,10 +96,21 @@ pub fn hash(b: &[u8]) -> u32 {
             .wrapping_mul(K)
             .rotate_left(29);
     }
+    // The tail in at most two loads, overlapping, with no copy to a
+    // buffer (which is a `memcpy` call): the length is in `h` already, so
+    // these still tell every tail of one length apart.
     let tail = chunks.remainder();
-    let mut last = [0u8; 8];
-    last[..tail.len()].copy_from_slice(tail);
-    h = (h ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    let n = tail.len();
+    let last = match (tail.first_chunk::<4>(), tail.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) => {
+            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32
+        }
+        _ if n > 0 => {
+            u64::from(tail[0]) | u64::from(tail[n / 2]) << 8 | u64::from(tail[n - 1]) << 16
+        }
+        _ => 0,
+    };
+    h = (h ^ last).wrapping_mul(K);
     (h >> 32) as u32 ^ h as u32
 }
 
@@ -124,11 +166,33 @@ mod tests {
     }
 
     #[test]
+    fn same_finds_every_differing_byte() {
+        for len in 0..=40usize {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same(&a, &a.clone()), "length {len}");
+            for pos in 0..len {
+                let mut b = a.clone();
+                b[pos] ^= 0x20;
+                assert!(!same(&a, &b), "byte {pos} of {len}");
+            }
+        }
+    }
+
+    #[test]
     fn the_hash_tells_short_topics_apart() {
         let topics = ["a", "b", "a/b", "a/c", "bench/1/0/data", "bench/1/1/data"];
         let hashes: std::collections::HashSet<u32> =
             topics.iter().map(|t| hash(t.as_bytes())).collect();
         assert_eq!(hashes.len(), topics.len());
         assert_ne!(hash(b"abcdefgh"), hash(b"abcdefgh\0"), "the length counts");
+        // Every tail length, each byte of it changed in turn.
+        for len in 0..=24usize {
+            let base = vec![b'a'; len];
+            for pos in 0..len {
+                let mut other = base.clone();
+                other[pos] = b'b';
+                assert_ne!(hash(&base), hash(&other), "byte {pos} of {len}");
+            }
+        }
     }
 }

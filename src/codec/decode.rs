@@ -15,15 +15,15 @@
 //!   SUBSCRIBE and UNSUBSCRIBE carry QoS 1 and may carry DUP), so reserved
 //!   flags are only enforced for 3.1.1 and 5.0, as Mosquitto does.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::properties::{Properties, PublishProperties};
 use super::props_decode::{decode_properties, decode_publish_properties};
 use super::types::{
-    Ack, Auth, ConnAck, Connect, Disconnect, Packet, Protocol, Publish, QoS, SubAck, SubOptions,
-    Subscribe, UnsubAck, Unsubscribe, Will,
+    Ack, Auth, ByteStr, ConnAck, Connect, Disconnect, Packet, Protocol, Publish, QoS, SubAck,
+    SubOptions, Subscribe, UnsubAck, Unsubscribe, Will,
 };
-use super::wire::Reader;
+use super::wire::{self, Reader};
 
 /// What [`check`] found at the front of a receive buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,9 +271,66 @@ pub fn decode_publish_frame(frame: Bytes, protocol: Protocol) -> Result<Publish,
     if kind != PUBLISH {
         return Err(DecodeError::Malformed("not a PUBLISH"));
     }
+    if let Some(p) = plain_publish(&frame, flags, header, protocol) {
+        return Ok(p(frame));
+    }
     let mut r = Reader::new(&frame, header, frame.len());
     // The payload is the rest: nothing can trail it.
     decode_publish(&mut r, flags, protocol)
+}
+
+/// The common PUBLISH, checked without the [`Reader`]: a valid QoS, a
+/// plain ASCII topic, a non-zero packet id where there is one, and (5.0)
+/// no properties. It is then built from the owned frame: the payload is
+/// the frame itself, advanced, so no reference is taken and dropped for
+/// it. Anything else returns `None` and goes through [`decode_publish`],
+/// which gives the same result for these and the errors for the rest.
+#[inline(always)]
+fn plain_publish(
+    b: &[u8],
+    flags: u8,
+    header: usize,
+    protocol: Protocol,
+) -> Option<impl FnOnce(Bytes) -> Publish> {
+    let qos = QoS::from_u8((flags >> 1) & 0x03)?;
+    let dup = flags & 0x08 != 0;
+    if dup && qos == QoS::AtMostOnce {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([*b.get(header)?, *b.get(header + 1)?]));
+    let topic = header + 2..header + 2 + len;
+    let mut pos = topic.end;
+    if len == 0 || !wire::ascii_without_nul(b.get(topic.clone())?) {
+        return None;
+    }
+    let packet_id = if qos == QoS::AtMostOnce {
+        0
+    } else {
+        pos += 2;
+        match u16::from_be_bytes([*b.get(pos - 2)?, *b.get(pos - 1)?]) {
+            0 => return None,
+            id => id,
+        }
+    };
+    if protocol.is_v5() {
+        if *b.get(pos)? != 0 {
+            return None;
+        }
+        pos += 1;
+    }
+    Some(move |mut frame: Bytes| {
+        let topic = ByteStr::from_checked(frame.slice(topic));
+        frame.advance(pos);
+        Publish {
+            dup,
+            qos,
+            retain: flags & 0x01 != 0,
+            topic,
+            packet_id,
+            properties: PublishProperties::default(),
+            payload: frame,
+        }
+    })
 }
 
 /// A packet identifier, which must be non-zero [MQTT-2.3.1-1] (3.1.1),

@@ -20,8 +20,16 @@ pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
+/// Decodes `wire`; a PUBLISH frame also through the broker's fast path,
+/// which must give the same packet or the same error, so every fixture
+/// and mutant here checks it too.
 pub(super) fn dec(wire: &[u8], protocol: Protocol) -> Result<Packet, DecodeError> {
-    decode(Bytes::copy_from_slice(wire), protocol)
+    let decoded = decode(Bytes::copy_from_slice(wire), protocol);
+    if super::is_publish(wire) {
+        let fast = super::decode_publish_frame(Bytes::copy_from_slice(wire), protocol);
+        assert_eq!(fast.map(Packet::Publish), decoded, "{wire:02x?}");
+    }
+    decoded
 }
 
 pub(super) fn enc(packet: &Packet, protocol: Protocol) -> Vec<u8> {

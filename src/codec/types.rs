@@ -125,6 +125,13 @@ impl ByteStr {
         }
     }
 
+    /// Bytes the caller has already checked are a valid MQTT string (for
+    /// the decoder's fast path, after [`crate::swar::ascii_without_nul`]).
+    pub(crate) fn from_checked(bytes: Bytes) -> ByteStr {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok() && !bytes.contains(&0));
+        ByteStr(bytes)
+    }
+
     /// A string known at compile time.
     pub const fn from_static(s: &'static str) -> ByteStr {
         ByteStr(Bytes::from_static(s.as_bytes()))

@@ -66,10 +66,17 @@ impl<V: Copy + Default> MatchCache<V> {
             return 0;
         }
         let e = &entries[slot(t)];
-        if e.version != version || usize::from(e.len) != t.len() || e.topic[..t.len()] != *t {
+        if e.version != version
+            || usize::from(e.len) != t.len()
+            || !crate::swar::same(&e.topic[..t.len()], t)
+        {
             return 0;
         }
-        out.extend_from_slice(&e.matches[..usize::from(e.count)]);
+        // One by one: there are at most four, usually one, and a copy of
+        // a slice of unknown length is a `memcpy` call.
+        for &m in &e.matches[..usize::from(e.count)] {
+            out.push(m);
+        }
         e.run
     }
 
