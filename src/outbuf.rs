@@ -90,13 +90,32 @@ impl OutBuf {
         if payload.len() <= INLINE_PAYLOAD_MAX {
             self.staging().extend_from_slice(payload);
         } else {
-            if !self.staging.is_empty() {
-                self.seal();
-            }
-            let chunks = self.chunks.get_or_insert_with(Box::default);
-            chunks.len += payload.len();
-            chunks.queue.push_back(payload.clone());
+            self.push_shared(payload);
         }
+    }
+
+    /// One packet: `header` appends its header to the staging buffer, and
+    /// its payload follows as [`OutBuf::push_payload`] would put it (with
+    /// one look at the staging room for both).
+    #[inline(always)]
+    pub fn push_packet(&mut self, header: impl FnOnce(&mut BytesMut), payload: &Bytes) {
+        let staging = self.staging();
+        header(staging);
+        if payload.len() <= INLINE_PAYLOAD_MAX {
+            staging.extend_from_slice(payload);
+        } else {
+            self.push_shared(payload);
+        }
+    }
+
+    /// A large payload as a chunk of its own, behind what was staged.
+    fn push_shared(&mut self, payload: &Bytes) {
+        if !self.staging.is_empty() {
+            self.seal();
+        }
+        let chunks = self.chunks.get_or_insert_with(Box::default);
+        chunks.len += payload.len();
+        chunks.queue.push_back(payload.clone());
     }
 
     /// Moves the staged bytes, without copying them, into a chunk of their

@@ -17,28 +17,51 @@ pub fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(LO) & !w & HI
 }
 
-/// Folds `f` over the 8-byte little-endian words of `b` with `|`, and
-/// returns that and the tail of fewer than 8 bytes.
+/// Folds `f` over `b` with `|`, as little-endian 8-byte words. Each byte
+/// is in at least one word, some in two: the last word overlaps the one
+/// before it rather than leaving a tail, and shorter inputs are widened
+/// from two overlapping 4-byte loads, or three byte loads, to one word
+/// (no loop over a tail, no copy to a buffer). `pad` stands in for the
+/// bytes of that word that repeat others and must be a byte no test
+/// looks for; the checks below only ask "is some byte bad?", which a
+/// byte seen twice cannot change.
 #[inline(always)]
-pub fn words(b: &[u8], f: impl Fn(u64) -> u64) -> (u64, &[u8]) {
-    let mut chunks = b.chunks_exact(8);
-    let mut acc = 0;
-    for c in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(c);
-        acc |= f(u64::from_le_bytes(word));
+fn fold(b: &[u8], pad: u8, f: impl Fn(u64) -> u64) -> u64 {
+    let n = b.len();
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    if n >= 8 {
+        let mut acc = 0;
+        let mut at = 0;
+        while at + 8 < n {
+            acc |= f(word(at));
+            at += 8;
+        }
+        return acc | f(word(n - 8));
     }
-    (acc, chunks.remainder())
+    let pad = LO * u64::from(pad);
+    let w = match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) => {
+            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32
+        }
+        _ if n > 0 => {
+            (pad & !0xFF_FFFF)
+                | u64::from(b[0])
+                | u64::from(b[n / 2]) << 8
+                | u64::from(b[n - 1]) << 16
+        }
+        _ => pad,
+    };
+    f(w)
 }
 
-/// True when every byte of `b` is ASCII other than NUL: eight bytes at a
-/// time, then the tail a byte at a time, where `c | (c - 1)` has its top
-/// bit set exactly when `c` is 0 or at least 0x80.
+/// True when every byte of `b` is ASCII other than NUL.
 #[inline]
 pub fn ascii_without_nul(b: &[u8]) -> bool {
-    let (bad, tail) = words(b, |w| w | zero_bytes(w));
-    let tail = tail.iter().fold(0u8, |acc, &c| acc | c | c.wrapping_sub(1));
-    bad & HI == 0 && tail & 0x80 == 0
+    fold(b, b'a', |w| w | zero_bytes(w)) & HI == 0
 }
 
 /// True when `b` holds a `+`, a `#` or a NUL: what a topic name may not.
@@ -46,10 +69,9 @@ pub fn ascii_without_nul(b: &[u8]) -> bool {
 pub fn has_wildcard_or_nul(b: &[u8]) -> bool {
     const PLUS: u64 = LO * b'+' as u64;
     const HASH: u64 = LO * b'#' as u64;
-    let (found, tail) = words(b, |w| {
+    fold(b, b'a', |w| {
         zero_bytes(w) | zero_bytes(w ^ PLUS) | zero_bytes(w ^ HASH)
-    });
-    found != 0 || tail.iter().any(|&c| c == b'+' || c == b'#' || c == 0)
+    }) != 0
 }
 
 /// `a == b` for slices of one length, in overlapping word loads: no

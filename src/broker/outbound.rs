@@ -98,8 +98,11 @@ pub(super) fn write_publish<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_
         _ => (topic, None),
     };
     let header = header(msg, send, topic, alias, now);
-    encode_publish_header(&header, link.protocol, link.tx.staging());
-    link.tx.push_payload(&msg.payload);
+    let protocol = link.protocol;
+    link.tx.push_packet(
+        |out| encode_publish_header(&header, protocol, out),
+        &msg.payload,
+    );
 }
 
 /// [`write_publish`] on a bridge's link: the far side's topic, from the
@@ -120,6 +123,9 @@ fn write_remapped<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_>, now: In
         (&*topic, None)
     };
     let header = header(msg, send, topic, alias, now);
-    encode_publish_header(&header, link.protocol, link.tx.staging());
-    link.tx.push_payload(&msg.payload);
+    let protocol = link.protocol;
+    link.tx.push_packet(
+        |out| encode_publish_header(&header, protocol, out),
+        &msg.payload,
+    );
 }

@@ -24,6 +24,8 @@ mod wire;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
+mod tests_publish;
+#[cfg(test)]
 mod tests_v5;
 #[cfg(test)]
 mod tests_v5_connack;
