@@ -10,7 +10,9 @@ use log::{debug, warn};
 
 use super::link::mark_dirty;
 use super::{Broker, CloseCause};
-use crate::codec::{encode_plain_ack, reason, Ack, AckKind, ByteStr, Publish, QoS};
+use crate::codec::{
+    encode_plain_ack, reason, Ack, AckKind, ByteStr, Publish, PublishProperties, QoS,
+};
 use crate::session::{Message, SharedMessage};
 use crate::topic::valid_topic_name;
 
@@ -242,7 +244,7 @@ impl<T> Broker<T> {
             // A denied one too, as Mosquitto does: 3.x has no code to say so.
             if !oversized && !denied {
                 let msg = self.inbound_message(p, listener, now);
-                self.publish_message(msg, Some(sid), now);
+                self.publish_shared(msg, Some(sid), now);
             }
             return;
         }
@@ -266,7 +268,7 @@ impl<T> Broker<T> {
         // 5.0: routed first, so the acknowledgement can say whether anyone
         // subscribed (0x10), as Mosquitto 2.0 does.
         let msg = self.inbound_message(p, listener, now);
-        let matched = self.publish_message(msg, Some(sid), now);
+        let matched = self.publish_shared(msg, Some(sid), now);
         if let Some(kind) = kind {
             let code = if matched {
                 reason::SUCCESS
@@ -278,22 +280,47 @@ impl<T> Broker<T> {
     }
 
     /// The message an accepted PUBLISH becomes: its topic under the
-    /// listener's mount point, its expiry as a deadline.
+    /// listener's mount point, its expiry as a deadline, without the Topic
+    /// Alias (per connection) or Subscription Identifiers (the
+    /// subscriber's), neither of which travels with a message. Built in
+    /// the allocation the last routed message left when nobody holds that
+    /// one any more (a malloc and a free less per message), field by field
+    /// (the `Publish` is not moved as a whole twice more, once into a
+    /// `Message` on the stack and once from there).
     #[inline(always)]
-    fn inbound_message(&self, p: Publish, listener: u16, now: Instant) -> Message {
+    fn inbound_message(&mut self, p: Publish, listener: u16, now: Instant) -> SharedMessage {
         let topic = match self.settings.listener(listener).mount_point.as_deref() {
             Some(mount) => ByteStr::from(format!("{mount}{}", p.topic)),
             None => p.topic,
         };
-        Message {
+        let expires_at = expiry_deadline(p.properties.message_expiry, now);
+        let properties = PublishProperties {
+            message_expiry: p.properties.message_expiry,
+            topic_alias: None,
+            subscription_ids: Vec::new(),
+            passthrough: p.properties.passthrough,
+        };
+        if let Some(mut spare) = self.spare_message.take() {
+            if let Some(slot) = Rc::get_mut(&mut spare) {
+                slot.topic = topic;
+                slot.payload = p.payload;
+                slot.qos = p.qos;
+                slot.retain = p.retain;
+                slot.properties = properties;
+                slot.expires_at = expires_at;
+                slot.stored = Default::default();
+                return spare;
+            }
+        }
+        Rc::new(Message {
             topic,
             payload: p.payload,
             qos: p.qos,
             retain: p.retain,
-            expires_at: expiry_deadline(p.properties.message_expiry, now),
-            properties: p.properties,
+            expires_at,
+            properties,
             stored: Default::default(),
-        }
+        })
     }
 
     /// A QoS 1/2 PUBLISH while the store cannot write: it could not be
@@ -368,6 +395,13 @@ impl<T> Broker<T> {
         // Topic aliases are per connection; subscription identifiers are
         // the subscriber's: neither travels with the message.
         msg.properties.topic_alias = None;
+        msg.properties.subscription_ids = Vec::new();
+        self.publish_shared(Rc::new(msg), from, now)
+    }
+
+    /// [`Broker::publish_message`] of a message already shared (and
+    /// without alias or subscription ids).
+    fn publish_shared(&mut self, msg: SharedMessage, from: Option<usize>, now: Instant) -> bool {
         if msg.retain {
             self.note_retain_source(&msg.topic, from, msg.payload.is_empty());
             if msg.payload.is_empty() {
@@ -389,7 +423,6 @@ impl<T> Broker<T> {
                 self.retain(stored, now);
             }
         }
-        let msg = self.shared_message(msg);
         let matched = self.route(&msg, from, now);
         // Delivered and dropped by every subscriber (a QoS 0 message to
         // connected clients): its allocation serves the next message. Not
@@ -401,20 +434,6 @@ impl<T> Broker<T> {
             self.spare_message = Some(msg);
         }
         matched
-    }
-
-    /// `msg` shared: in the allocation the last routed message left, if
-    /// nobody holds that one any more (a malloc and a free less per
-    /// message), else in a new one.
-    #[inline]
-    fn shared_message(&mut self, msg: Message) -> SharedMessage {
-        if let Some(mut spare) = self.spare_message.take() {
-            if let Some(slot) = Rc::get_mut(&mut spare) {
-                *slot = msg;
-                return spare;
-            }
-        }
-        Rc::new(msg)
     }
 
     /// Keeps `msg` as its topic's retained message, with a timer for its
