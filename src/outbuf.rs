@@ -72,16 +72,25 @@ impl OutBuf {
 
     /// The staging buffer, for an encoder to append a packet (or a packet's
     /// header) to.
+    #[inline]
     pub fn staging(&mut self) -> &mut BytesMut {
         if self.staging.capacity() - self.staging.len() < STAGING_MIN {
-            if !self.staging.is_empty() {
-                self.seal();
-                // It filled up: the next one is larger.
-                self.size = (self.size + 1).min(STAGING_MAX_LOG2 - STAGING_MIN_LOG2);
-            }
-            self.staging = BytesMut::with_capacity(1 << (STAGING_MIN_LOG2 + self.size));
+            self.new_staging();
         }
         &mut self.staging
+    }
+
+    /// The staging buffer is full (or not there): a fresh one, after
+    /// sealing what it holds.
+    #[cold]
+    #[inline(never)]
+    fn new_staging(&mut self) {
+        if !self.staging.is_empty() {
+            self.seal();
+            // It filled up: the next one is larger.
+            self.size = (self.size + 1).min(STAGING_MAX_LOG2 - STAGING_MIN_LOG2);
+        }
+        self.staging = BytesMut::with_capacity(1 << (STAGING_MIN_LOG2 + self.size));
     }
 
     /// Appends a payload after whatever was staged: copied when small,
@@ -106,6 +115,19 @@ impl OutBuf {
         } else {
             self.push_shared(payload);
         }
+    }
+
+    /// Appends bytes already encoded (a packet written before).
+    #[inline]
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        self.staging().extend_from_slice(bytes);
+    }
+
+    /// The staged bytes from offset `start` of the staging buffer on: what
+    /// was appended since [`OutBuf::push_packet`]'s header saw `start` as
+    /// the staging length (a small payload included).
+    pub fn staged_since(&self, start: usize) -> &[u8] {
+        self.staging.get(start..).unwrap_or_default()
     }
 
     /// A large payload as a chunk of its own, behind what was staged.

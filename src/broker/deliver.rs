@@ -93,6 +93,7 @@ impl<T> Broker<T> {
             if self.routing_run == 0 {
                 self.routing_run = self.runs.of(&msg.topic);
             }
+            self.memo.arm();
             // Overlapping subscriptions of one session: stamp each session
             // with this message and merge its options, without sorting.
             self.route_stamp += 1;
@@ -135,6 +136,7 @@ impl<T> Broker<T> {
                 let qos = self.out_qos(msg.qos, granted);
                 self.deliver(sid as usize, msg, qos, msg.retain && rap, ids, now);
             }
+            self.memo.disarm();
         }
         self.routing_run = 0;
         self.route_scratch = matches;
@@ -240,7 +242,7 @@ impl<T> Broker<T> {
                 if qos != QoS::AtMostOnce {
                     send.packet_id = session.next_packet_id();
                 }
-                write_publish(link, msg, &send, now);
+                write_publish(link, msg, &send, now, self.memo.for_send(msg, &send));
                 mark_dirty(&mut self.dirty, lid, link);
                 self.stats.messages_sent += 1;
                 if qos != QoS::AtMostOnce {
@@ -420,7 +422,7 @@ impl<T> Broker<T> {
             if q.qos != QoS::AtMostOnce {
                 send.packet_id = session.next_packet_id();
             }
-            write_publish(link, &q.msg, &send, now);
+            write_publish(link, &q.msg, &send, now, None);
             self.stats.messages_sent += 1;
             if q.qos != QoS::AtMostOnce {
                 let packet_id = send.packet_id;
@@ -514,7 +516,7 @@ impl<T> Broker<T> {
                         mount,
                         run: 0,
                     };
-                    write_publish(link, &f.msg, &send, now);
+                    write_publish(link, &f.msg, &send, now, None);
                     self.stats.messages_sent += 1;
                 }
                 OutState::Released => codec::encode_plain_ack(

@@ -139,6 +139,9 @@ pub struct Broker<T> {
     /// `link::TopicRuns`).
     runs: link::TopicRuns,
     routing_run: u64,
+    /// The bytes of the last copy of the message being routed to several
+    /// connections (see `outbound::PacketMemo`).
+    memo: outbound::PacketMemo,
     group_scratch: Vec<u32>,
     /// Links to disconnect for not reading (see `deliver::note_overflow`).
     overflowed: Vec<usize>,
@@ -201,6 +204,7 @@ impl<T> Broker<T> {
             spare_message: None,
             runs: link::TopicRuns::default(),
             routing_run: 0,
+            memo: Default::default(),
             group_scratch: Vec::new(),
             overflowed: Vec::new(),
             cert_names: Vec::new(),

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::bridge::remote_topic;
 use super::link::Link;
 use crate::codec::{encode_publish_header, publish_header_len, PublishHeader, QoS};
+use crate::outbuf::INLINE_PAYLOAD_MAX;
 use crate::session::Message;
 
 /// How one message goes out to one client.
@@ -82,12 +83,86 @@ fn header<'a>(
     }
 }
 
+/// The last QoS 0 PUBLISH written while one message is routed to several
+/// connections, and what its bytes depend on beyond the message and the
+/// moment (which are the same for every copy): the protocol's form, the
+/// RETAIN flag, the topic as sent (the same bytes of the message's topic,
+/// or none when an alias stands for it), the alias and the subscription
+/// ids. A copy with the same of these is the same bytes: it is appended
+/// as they are, without encoding a header and copying the payload again
+/// (in fan-out with topic aliases most copies are).
+///
+/// Armed by `Broker::route` for one message only and cleared after it:
+/// the topic is compared by address, which is only sound while that
+/// message, and so that memory, is alive and unchanged.
+#[derive(Debug, Default)]
+pub(super) struct PacketMemo {
+    armed: bool,
+    key: Option<MemoKey>,
+    ids: Vec<u32>,
+    bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct MemoKey {
+    v5: bool,
+    retain: bool,
+    /// Address and length of the topic bytes sent.
+    topic: (usize, usize),
+    alias: Option<u16>,
+}
+
+impl MemoKey {
+    /// `==`, inlined (the derived one is a call per copy).
+    #[inline(always)]
+    fn same(&self, o: &MemoKey) -> bool {
+        self.topic == o.topic && self.alias == o.alias && self.v5 == o.v5 && self.retain == o.retain
+    }
+}
+
+/// `a == b`, without a `memcmp` call for the usual no ids at all.
+#[inline(always)]
+fn same_ids(a: &[u32], b: &[u32]) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
+impl PacketMemo {
+    /// Called before the copies of one message are written.
+    pub(super) fn arm(&mut self) {
+        self.armed = true;
+        self.key = None;
+    }
+
+    /// Called after them.
+    pub(super) fn disarm(&mut self) {
+        self.armed = false;
+        self.key = None;
+    }
+
+    /// The memo, if `send` may use it.
+    #[inline(always)]
+    pub(super) fn for_send(&mut self, msg: &Message, send: &Send<'_>) -> Option<&mut PacketMemo> {
+        let usable = self.armed
+            && send.qos == QoS::AtMostOnce
+            && !send.dup
+            && msg.payload.len() <= INLINE_PAYLOAD_MAX;
+        usable.then_some(self)
+    }
+}
+
 /// Appends one PUBLISH of `msg` to the link's output: the header encoded
-/// for this client, then the shared payload.
+/// for this client, then the shared payload; with `memo`, the bytes of the
+/// last copy instead when they are the same (see [`PacketMemo`]).
 // Inlined into its three callers: a call per subscriber copy is measurable
 // in fan-out (callgrind).
 #[inline(always)]
-pub(super) fn write_publish<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_>, now: Instant) {
+pub(super) fn write_publish<T>(
+    link: &mut Link<T>,
+    msg: &Message,
+    send: &Send<'_>,
+    now: Instant,
+    memo: Option<&mut PacketMemo>,
+) {
     let topic = client_topic(&msg.topic, send.mount);
     let (topic, alias) = match link.v5.as_deref_mut() {
         Some(v5) if v5.remap.is_some() => {
@@ -97,12 +172,39 @@ pub(super) fn write_publish<T>(link: &mut Link<T>, msg: &Message, send: &Send<'_
         Some(v5) if v5.out_max > 0 => v5.alias_for(topic, send.run),
         _ => (topic, None),
     };
-    let header = header(msg, send, topic, alias, now);
     let protocol = link.protocol;
+    let Some(memo) = memo else {
+        let header = header(msg, send, topic, alias, now);
+        link.tx.push_packet(
+            |out| encode_publish_header(&header, protocol, out),
+            &msg.payload,
+        );
+        return;
+    };
+    let key = MemoKey {
+        v5: protocol.is_v5(),
+        retain: send.retain,
+        topic: (topic.as_ptr() as usize, topic.len()),
+        alias,
+    };
+    if memo.key.is_some_and(|k| k.same(&key)) && same_ids(&memo.ids, send.sub_ids) {
+        link.tx.push_bytes(&memo.bytes);
+        return;
+    }
+    let header = header(msg, send, topic, alias, now);
+    let mut start = 0;
     link.tx.push_packet(
-        |out| encode_publish_header(&header, protocol, out),
+        |out| {
+            start = out.len();
+            encode_publish_header(&header, protocol, out);
+        },
         &msg.payload,
     );
+    memo.key = Some(key);
+    memo.ids.clear();
+    memo.ids.extend_from_slice(send.sub_ids);
+    memo.bytes.clear();
+    memo.bytes.extend_from_slice(link.tx.staged_since(start));
 }
 
 /// [`write_publish`] on a bridge's link: the far side's topic, from the

@@ -140,6 +140,16 @@ impl Harness {
         self.raw(link, &buf);
     }
 
+    /// The bytes queued for `link` since the last call, as written.
+    pub(super) fn recv_bytes(&mut self, link: usize) -> Vec<u8> {
+        let Some(l) = self.broker.link_mut(link) else {
+            return Vec::new();
+        };
+        let bytes = l.tx.take_all().to_vec();
+        self.broker.wrote(link, bytes.len());
+        bytes
+    }
+
     /// Every packet queued for `link` since the last call.
     pub(super) fn recv(&mut self, link: usize) -> Vec<Packet> {
         let Some(l) = self.broker.link_mut(link) else {

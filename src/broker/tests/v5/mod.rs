@@ -7,6 +7,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 mod connect;
+mod copies;
 mod fuzz;
 mod publish;
 mod subscribe;
