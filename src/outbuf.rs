@@ -151,6 +151,16 @@ impl OutBuf {
 
     /// The pending bytes as at most `MAX_IOVECS` slices, oldest first, for
     /// one vectored write.
+    /// The pending bytes when they are all in the staging buffer (the
+    /// usual case), for a write without building a slice list.
+    #[inline]
+    pub fn only_staged(&self) -> Option<&[u8]> {
+        self.chunks
+            .as_ref()
+            .is_none_or(|c| c.queue.is_empty())
+            .then_some(&self.staging[..])
+    }
+
     pub fn io_slices(&self) -> Vec<IoSlice<'_>> {
         let queue = self.chunks.as_ref().map(|c| &c.queue);
         let mut out = Vec::with_capacity(queue.map_or(0, |q| q.len().min(MAX_IOVECS)) + 1);

@@ -568,9 +568,11 @@ impl Server {
                 over_budget = true;
                 break;
             }
-            let slices = link.tx.io_slices();
-            let result = link.io.write_vectored(&slices);
-            drop(slices);
+            // One slice needs no list (an allocation per write).
+            let result = match link.tx.only_staged() {
+                Some(staged) => link.io.write_vectored(&[io::IoSlice::new(staged)]),
+                None => link.io.write_vectored(&link.tx.io_slices()),
+            };
             match result {
                 Ok(0) => {
                     failed = Some(CloseCause::Io("write returned zero".into()));
