@@ -1,8 +1,8 @@
 //! The broker target: up to four fuzzer-driven connections and one
 //! well-behaved watcher, with the clock moving.
 //!
-//! Input: a selector byte (queue and window limits, `$SYS` on or off),
-//! then operations. Each operation is a byte whose low three bits are the
+//! Input: a selector byte (queue and window limits, `$SYS` on or off;
+//! with `$SYS` on the queue always has a bound), then operations. Each operation is a byte whose low three bits are the
 //! kind and the next two bits the connection:
 //! - 0..=3: raw bytes: a length byte (0..=63), then that many bytes;
 //! - 4: a well-formed packet built from the next two bytes ([`template`]),
@@ -203,7 +203,16 @@ impl Driver {
             ..Settings::default()
         };
         settings.limits.max_inflight = [1, 2, 3, 20][usize::from(select >> 1) & 3];
-        settings.limits.max_queued = [0, 1, 4, 16][usize::from(select >> 3) & 3];
+        // 0 is no bound. The broker's own `$SYS` messages come with the
+        // clock, not with the input: with them on, a session subscribed to
+        // `$SYS/#` that never reads would queue ever more of them (with
+        // `upgrade_outgoing_qos`, and journal them) as the clock runs, past
+        // any bound in proportion to the input. So the queue has one then.
+        let queued = [0, 1, 4, 16][usize::from(select >> 3) & 3];
+        settings.limits.max_queued = match (settings.sys_interval, queued) {
+            (Some(_), 0) => 16,
+            (_, q) => q,
+        };
         settings.limits.max_queued_bytes = [0, 64][usize::from(select >> 5) & 1];
         settings.upgrade_outgoing_qos = select & 0x40 != 0;
         settings.listeners[0].max_topic_alias = 3;
