@@ -15,15 +15,16 @@
 //!   SUBSCRIBE and UNSUBSCRIBE carry QoS 1 and may carry DUP), so reserved
 //!   flags are only enforced for 3.1.1 and 5.0, as Mosquitto does.
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
+use super::decode_publish::decode_publish;
 use super::properties::{Properties, PublishProperties};
 use super::props_decode::{decode_properties, decode_publish_properties};
 use super::types::{
-    Ack, Auth, ByteStr, ConnAck, Connect, Disconnect, Packet, Protocol, Publish, QoS, SubAck,
-    SubOptions, Subscribe, UnsubAck, Unsubscribe, Will,
+    Ack, Auth, ConnAck, Connect, Disconnect, Packet, Protocol, QoS, SubAck, SubOptions, Subscribe,
+    UnsubAck, Unsubscribe, Will,
 };
-use super::wire::{self, Reader};
+use super::wire::Reader;
 
 /// What [`check`] found at the front of a receive buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,7 +244,7 @@ pub fn decode(frame: Bytes, protocol: Protocol) -> Result<Packet, DecodeError> {
 /// The packet type, the fixed header's flags and the fixed header's
 /// length of a whole frame, checked against its remaining length.
 #[inline]
-fn open(frame: &Bytes) -> Result<(u8, u8, usize), DecodeError> {
+pub(super) fn open(frame: &Bytes) -> Result<(u8, u8, usize), DecodeError> {
     let (Some((header, remaining)), Some(&first)) = (fixed_header(frame)?, frame.first()) else {
         return Err(DecodeError::Malformed("truncated fixed header"));
     };
@@ -255,87 +256,9 @@ fn open(frame: &Bytes) -> Result<(u8, u8, usize), DecodeError> {
     Ok((first >> 4, first & 0x0F, header))
 }
 
-/// True when the frame `check` found is a PUBLISH: the broker then calls
-/// [`decode_publish_frame`], which gives what [`decode`] would without the
-/// `Packet` around it (the PUBLISH is the one packet on the hot path, and
-/// `Packet`, sized by its largest variant, is twice a `Publish`).
-#[inline]
-pub fn is_publish(frame: &[u8]) -> bool {
-    frame.first().is_some_and(|b| b >> 4 == PUBLISH)
-}
-
-/// Decodes a frame [`is_publish`] said is a PUBLISH: the same result as
-/// [`decode`] gives, unwrapped.
-pub fn decode_publish_frame(frame: Bytes, protocol: Protocol) -> Result<Publish, DecodeError> {
-    let (kind, flags, header) = open(&frame)?;
-    if kind != PUBLISH {
-        return Err(DecodeError::Malformed("not a PUBLISH"));
-    }
-    if let Some(p) = plain_publish(&frame, flags, header, protocol) {
-        return Ok(p(frame));
-    }
-    let mut r = Reader::new(&frame, header, frame.len());
-    // The payload is the rest: nothing can trail it.
-    decode_publish(&mut r, flags, protocol)
-}
-
-/// The common PUBLISH, checked without the [`Reader`]: a valid QoS, a
-/// plain ASCII topic, a non-zero packet id where there is one, and (5.0)
-/// no properties. It is then built from the owned frame: the payload is
-/// the frame itself, advanced, so no reference is taken and dropped for
-/// it. Anything else returns `None` and goes through [`decode_publish`],
-/// which gives the same result for these and the errors for the rest.
-#[inline(always)]
-fn plain_publish(
-    b: &[u8],
-    flags: u8,
-    header: usize,
-    protocol: Protocol,
-) -> Option<impl FnOnce(Bytes) -> Publish> {
-    let qos = QoS::from_u8((flags >> 1) & 0x03)?;
-    let dup = flags & 0x08 != 0;
-    if dup && qos == QoS::AtMostOnce {
-        return None;
-    }
-    let len = usize::from(u16::from_be_bytes([*b.get(header)?, *b.get(header + 1)?]));
-    let topic = header + 2..header + 2 + len;
-    let mut pos = topic.end;
-    if len == 0 || !wire::ascii_without_nul(b.get(topic.clone())?) {
-        return None;
-    }
-    let packet_id = if qos == QoS::AtMostOnce {
-        0
-    } else {
-        pos += 2;
-        match u16::from_be_bytes([*b.get(pos - 2)?, *b.get(pos - 1)?]) {
-            0 => return None,
-            id => id,
-        }
-    };
-    if protocol.is_v5() {
-        if *b.get(pos)? != 0 {
-            return None;
-        }
-        pos += 1;
-    }
-    Some(move |mut frame: Bytes| {
-        let topic = ByteStr::from_checked(frame.slice(topic));
-        frame.advance(pos);
-        Publish {
-            dup,
-            qos,
-            retain: flags & 0x01 != 0,
-            topic,
-            packet_id,
-            properties: PublishProperties::default(),
-            payload: frame,
-        }
-    })
-}
-
 /// A packet identifier, which must be non-zero [MQTT-2.3.1-1] (3.1.1),
 /// [MQTT-2.2.1-3] (5.0).
-fn packet_id(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
+pub(super) fn packet_id(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
     match r.u16()? {
         0 => Err(DecodeError::Protocol("packet identifier 0")),
         id => Ok(id),
@@ -436,46 +359,6 @@ fn decode_connack(r: &mut Reader<'_>, protocol: Protocol) -> Result<ConnAck, Dec
         session_present,
         code,
         properties,
-    })
-}
-
-fn decode_publish(
-    r: &mut Reader<'_>,
-    flags: u8,
-    protocol: Protocol,
-) -> Result<Publish, DecodeError> {
-    let dup = flags & 0x08 != 0;
-    let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::Malformed("PUBLISH QoS 3"))?;
-    if protocol != Protocol::V31 && dup && qos == QoS::AtMostOnce {
-        return Err(DecodeError::Malformed("DUP set on a QoS 0 PUBLISH"));
-    }
-    let topic = r.string()?;
-    let packet_id = if qos == QoS::AtMostOnce {
-        0
-    } else {
-        packet_id(r)?
-    };
-    let properties = if protocol.is_v5() {
-        decode_publish_properties(r, PUBLISH)?.0
-    } else {
-        PublishProperties::default()
-    };
-    if protocol.is_v5() && topic.is_empty() && properties.topic_alias.is_none() {
-        // Section 3.3.2.1: "It is a Protocol Error if the Topic Name is zero
-        // length and there is no Topic Alias." (A 3.x empty topic is left to
-        // the broker's topic check [MQTT-4.7.3-1].)
-        return Err(DecodeError::Protocol(
-            "empty topic name without a topic alias",
-        ));
-    }
-    Ok(Publish {
-        dup,
-        qos,
-        retain: flags & 0x01 != 0,
-        topic,
-        packet_id,
-        properties,
-        payload: r.rest(),
     })
 }
 

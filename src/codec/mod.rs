@@ -15,6 +15,7 @@
 //!   version; a 3.x peer simply never carries properties.
 
 mod decode;
+mod decode_publish;
 mod encode;
 mod properties;
 mod props_decode;
@@ -36,7 +37,8 @@ mod tests_v5_fuzz;
 #[cfg(test)]
 mod tests_v5_props;
 
-pub use decode::{check, decode, decode_publish_frame, is_publish, Check, DecodeError};
+pub use decode::{check, decode, Check, DecodeError};
+pub use decode_publish::{decode_publish_frame, is_publish};
 pub use encode::{
     encode, encode_plain_ack, encode_publish_header, publish_header_len, AckKind, PublishHeader,
 };
