@@ -121,7 +121,8 @@ impl Seen {
     }
 }
 
-/// The bridge directives that configure a section, by their main names.
+/// The bridge directives that configure a section, by their main names
+/// (with [`TLS`]'s).
 const SECTION: &[&str] = &[
     "address",
     "topic",
@@ -148,13 +149,6 @@ const SECTION: &[&str] = &[
     "bridge_max_packet_size",
     "round_robin",
     "bridge_bind_address",
-    "bridge_cafile",
-    "bridge_capath",
-    "bridge_certfile",
-    "bridge_keyfile",
-    "bridge_insecure",
-    "bridge_tls_version",
-    "bridge_alpn",
 ];
 
 /// The main name of bridge directive `name` (`clientid` is
@@ -165,7 +159,11 @@ fn key(name: &str) -> Option<&'static str> {
         "clientid" => Some("remote_clientid"),
         "username" => Some("remote_username"),
         "password" => Some("remote_password"),
-        _ => SECTION.iter().find(|&&main| main == name).copied(),
+        _ => SECTION
+            .iter()
+            .chain(TLS)
+            .find(|&&main| main == name)
+            .copied(),
     }
 }
 
