@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::link::{LinkState, V5Link, OUT_ALIAS_CAP};
+use super::link::{LinkState, V5Link};
 use super::ListenerPolicy;
 use super::{keep_alive_window, Broker, CloseCause, Timer, MQTT_MAX_PACKET};
 use crate::auth::password::Verdict;
@@ -370,20 +370,11 @@ impl<T> Broker<T> {
             link.listed |= super::link::PEER_BRIDGE;
         }
         if v5 {
-            link.v5 = Some(Box::new(V5Link {
-                max_packet: c.properties.maximum_packet_size.unwrap_or(u32::MAX),
-                problem_info: c.properties.request_problem_information != Some(0),
-                inbound: Vec::new(),
-                outbound: Vec::new(),
-                recent: 0,
-                out_max: c
-                    .properties
-                    .topic_alias_maximum
-                    .unwrap_or(0)
-                    .min(OUT_ALIAS_CAP),
-                blocked_since: 0,
-                remap: None,
-            }));
+            link.v5 = Some(Box::new(V5Link::new(
+                c.properties.maximum_packet_size.unwrap_or(u32::MAX),
+                c.properties.request_problem_information != Some(0),
+                c.properties.topic_alias_maximum.unwrap_or(0),
+            )));
         }
         self.stats.connected += 1;
         self.stats.connects_total += 1;

@@ -76,6 +76,9 @@ pub(super) struct V5Link {
     /// The entry of `outbound` used last: consecutive messages mostly share
     /// their topic, so it is compared first.
     pub recent: usize,
+    /// The topic run `recent` last matched (0 for none): the fan-out case
+    /// is one compare, without touching the table.
+    pub recent_run: u64,
     /// How many outbound aliases may be assigned: the client's Topic Alias
     /// Maximum, at most [`OUT_ALIAS_CAP`].
     pub out_max: u16,
@@ -89,6 +92,23 @@ pub(super) struct V5Link {
 }
 
 impl V5Link {
+    /// A connection's state: the client's Maximum Packet Size
+    /// (`u32::MAX` for none), Request Problem Information, and its Topic
+    /// Alias Maximum (capped at [`OUT_ALIAS_CAP`]).
+    pub fn new(max_packet: u32, problem_info: bool, topic_alias_max: u16) -> V5Link {
+        V5Link {
+            max_packet,
+            problem_info,
+            inbound: Vec::new(),
+            outbound: Vec::new(),
+            recent: 0,
+            recent_run: 0,
+            out_max: topic_alias_max.min(OUT_ALIAS_CAP),
+            blocked_since: 0,
+            remap: None,
+        }
+    }
+
     /// The outbound form of `topic`: the topic and a new alias the first
     /// time (while aliases are left), the alias alone with an empty topic
     /// afterwards, the topic alone once aliases ran out.
@@ -103,16 +123,25 @@ impl V5Link {
     /// compares, the others do not).
     #[inline]
     pub fn alias_for<'t>(&mut self, topic: &'t str, run: u64) -> (&'t str, Option<u16>) {
-        if run != 0 && self.outbound.get(self.recent).is_some_and(|e| e.1 == run) {
-            // Inlined into each subscriber copy: the fan-out case.
-            return ("", Some(self.recent as u16 + 1));
+        match self.run_alias(run) {
+            Some(alias) => ("", Some(alias)),
+            None => self.alias_by_name(topic, run),
         }
-        self.alias_by_name(topic, run)
+    }
+
+    /// The alias of topic run `run` when it is the one this connection
+    /// used last (the fan-out case: one compare, inlined into each
+    /// subscriber copy). Only [`V5Link::alias_by_name`] sets `recent_run`,
+    /// so a connection without outbound aliases, or a bridge's (whose
+    /// topics are remapped), never has one.
+    #[inline(always)]
+    pub fn run_alias(&self, run: u64) -> Option<u16> {
+        (run != 0 && self.recent_run == run).then_some(self.recent as u16 + 1)
     }
 
     /// [`V5Link::alias_for`] when the run does not tell: by the topic.
     #[inline(never)]
-    fn alias_by_name<'t>(&mut self, topic: &'t str, run: u64) -> (&'t str, Option<u16>) {
+    pub fn alias_by_name<'t>(&mut self, topic: &'t str, run: u64) -> (&'t str, Option<u16>) {
         if self.out_max == 0 {
             return (topic, None);
         }
@@ -120,6 +149,7 @@ impl V5Link {
             // Equal numbers mean equal topics: no string compared.
             if let Some(i) = self.outbound.iter().position(|e| e.1 == run) {
                 self.recent = i;
+                self.recent_run = run;
                 return ("", Some(i as u16 + 1));
             }
         }
@@ -130,6 +160,7 @@ impl V5Link {
         if let Some(i) = found {
             self.outbound[i].1 = run;
             self.recent = i;
+            self.recent_run = run;
             return ("", Some(i as u16 + 1));
         }
         let next = self.outbound.len();
@@ -138,6 +169,7 @@ impl V5Link {
         }
         self.outbound.push((topic.into(), run));
         self.recent = next;
+        self.recent_run = run;
         (topic, Some(next as u16 + 1))
     }
 }
@@ -347,16 +379,7 @@ mod tests {
     }
 
     fn link(out_max: u16) -> V5Link {
-        V5Link {
-            max_packet: u32::MAX,
-            problem_info: true,
-            inbound: Vec::new(),
-            outbound: Vec::new(),
-            recent: 0,
-            out_max,
-            blocked_since: 0,
-            remap: None,
-        }
+        V5Link::new(u32::MAX, true, out_max)
     }
 
     #[test]

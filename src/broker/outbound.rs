@@ -165,12 +165,17 @@ pub(super) fn write_publish<T>(
 ) {
     let topic = client_topic(&msg.topic, send.mount);
     let (topic, alias) = match link.v5.as_deref_mut() {
-        Some(v5) if v5.remap.is_some() => {
-            write_remapped(link, msg, send, now);
-            return;
-        }
-        Some(v5) if v5.out_max > 0 => v5.alias_for(topic, send.run),
-        _ => (topic, None),
+        None => (topic, None),
+        Some(v5) => match v5.run_alias(send.run) {
+            // Fan-out: checked first, it is one compare.
+            Some(alias) => ("", Some(alias)),
+            None if v5.remap.is_some() => {
+                write_remapped(link, msg, send, now);
+                return;
+            }
+            None if v5.out_max > 0 => v5.alias_by_name(topic, send.run),
+            None => (topic, None),
+        },
     };
     let protocol = link.protocol;
     let Some(memo) = memo else {

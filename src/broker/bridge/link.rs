@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 
 use super::Phase;
-use crate::broker::link::{Link, LinkState, V5Link, OUT_ALIAS_CAP};
+use crate::broker::link::{Link, LinkState, V5Link};
 use crate::broker::{keep_alive_window, Broker, CloseCause, Timer};
 use crate::codec::{
     self, ByteStr, ConnAck, Connect, Packet, Properties, Protocol, PublishProperties, QoS,
@@ -203,23 +203,14 @@ impl<T> Broker<T> {
         link.session = sid as u32;
         link.keep_alive = keep_alive;
         // Whatever the protocol: the `out` rules live there.
-        link.v5 = Some(Box::new(V5Link {
-            max_packet,
-            problem_info: true,
-            inbound: Vec::new(),
-            outbound: Vec::new(),
-            recent: 0,
-            out_max: if v5 {
-                ack.properties
-                    .topic_alias_maximum
-                    .unwrap_or(0)
-                    .min(OUT_ALIAS_CAP)
-            } else {
-                0
-            },
-            blocked_since: 0,
-            remap: Some(self.bridges[b].out_rules.clone()),
-        }));
+        let alias_max = if v5 {
+            ack.properties.topic_alias_maximum.unwrap_or(0)
+        } else {
+            0
+        };
+        let mut state = V5Link::new(max_packet, true, alias_max);
+        state.remap = Some(self.bridges[b].out_rules.clone());
+        link.v5 = Some(Box::new(state));
         let peer = link.peer;
         let generation = link.generation;
         let window = match ack.properties.receive_maximum {
