@@ -17,6 +17,8 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,10 +32,39 @@ pub mod v5;
 /// How long a read waits before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A fresh directory under the system's temporary one (its name unique to
+/// this process and call), removed on drop.
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    pub fn new(name: &str) -> Dir {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("midge-test-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test directory");
+        Dir(dir)
+    }
+
+    /// The path of `file` in the directory.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A midge server running on its own thread.
 pub struct TestBroker {
-    /// The address the listener is bound to.
+    /// The address the first listener is bound to.
     pub addr: SocketAddr,
+    /// Every listener's address, in the config's order.
+    pub addrs: Vec<SocketAddr>,
     stop: StopHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -53,18 +84,24 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> TestBroker {
         ..Config::default()
     };
     tweak(&mut config);
+    start_config(config)
+}
+
+/// Starts a broker with exactly `config` (its listeners bound as given).
+pub fn start_config(config: Config) -> TestBroker {
     // The server holds `Rc`s and is not `Send`: it is bound on its own
-    // thread, which hands back the address and the stop handle.
+    // thread, which hands back the addresses and the stop handle.
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         let mut server = Server::bind(&config).expect("bind the test broker");
-        tx.send((server.local_addrs()[0], server.stop_handle()))
+        tx.send((server.local_addrs(), server.stop_handle()))
             .expect("hand the address back");
         server.run()
     });
-    let (addr, stop) = rx.recv().expect("the broker thread failed to bind");
+    let (addrs, stop) = rx.recv().expect("the broker thread failed to bind");
     TestBroker {
-        addr,
+        addr: addrs[0],
+        addrs,
         stop,
         thread: Some(thread),
     }

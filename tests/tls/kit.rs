@@ -12,11 +12,10 @@ use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use midge::config::{Config, Listener, TlsSettings};
-use midge::server::{Server, StopHandle};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, CertificateRevocationListParams,
     CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
@@ -26,7 +25,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
-use crate::common::hex;
+use crate::common::{self, hex, TestBroker};
 
 /// How long a read waits before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -181,11 +180,11 @@ fn make_ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
 
 /// An in-process broker: listener 0 is TLS with `tls`, listener 1 plain,
 /// both on 127.0.0.1 with ephemeral ports; anonymous access allowed.
+/// Stopped and joined on drop.
 pub struct TlsBroker {
     pub tls_addr: SocketAddr,
     pub plain_addr: SocketAddr,
-    stop: StopHandle,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    _broker: TestBroker,
 }
 
 impl TlsBroker {
@@ -204,33 +203,11 @@ impl TlsBroker {
             ..Config::default()
         };
         tweak(&mut config);
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut server = Server::bind(&config).expect("bind the test broker");
-            let addrs = server.local_addrs();
-            tx.send((addrs[0], addrs[1], server.stop_handle())).unwrap();
-            server.run()
-        });
-        let (tls_addr, plain_addr, stop) = rx.recv().expect("the broker thread failed to bind");
+        let broker = common::start_config(config);
         TlsBroker {
-            tls_addr,
-            plain_addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for TlsBroker {
-    fn drop(&mut self) {
-        self.stop.stop();
-        if let Some(thread) = self.thread.take() {
-            let result = thread.join();
-            if !std::thread::panicking() {
-                result
-                    .expect("the broker thread panicked")
-                    .expect("Server::run returned an error");
-            }
+            tls_addr: broker.addrs[0],
+            plain_addr: broker.addrs[1],
+            _broker: broker,
         }
     }
 }

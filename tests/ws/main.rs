@@ -21,21 +21,18 @@ mod refusals;
 mod session;
 
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use midge::config::{Config, Listener, ListenerProtocol};
-use midge::server::{Server, StopHandle};
 
 use client::WsClient;
 use common::READ_TIMEOUT;
 
-/// A broker with a WebSocket listener and a plain one, on its own thread.
+/// A broker with a WebSocket listener and a plain one, on its own thread
+/// (stopped and joined on drop).
 pub struct WsBroker {
     pub ws: SocketAddr,
     pub plain: SocketAddr,
-    stop: StopHandle,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
+    _broker: common::TestBroker,
 }
 
 impl WsBroker {
@@ -50,19 +47,11 @@ impl WsBroker {
             ..Config::default()
         };
         tweak(&mut config);
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut server = Server::bind(&config).expect("bind the test broker");
-            let addrs = server.local_addrs();
-            tx.send((addrs[0], addrs[1], server.stop_handle())).unwrap();
-            server.run()
-        });
-        let (ws, plain, stop) = rx.recv().expect("the broker thread failed to bind");
+        let broker = common::start_config(config);
         WsBroker {
-            ws,
-            plain,
-            stop,
-            thread: Some(thread),
+            ws: broker.addrs[0],
+            plain: broker.addrs[1],
+            _broker: broker,
         }
     }
 
@@ -94,19 +83,5 @@ impl WsBroker {
         c.send(&common::ConnectSpec::new(client_id).encode());
         c.expect(common::CONNACK_ACCEPTED);
         c
-    }
-}
-
-impl Drop for WsBroker {
-    fn drop(&mut self) {
-        self.stop.stop();
-        if let Some(thread) = self.thread.take() {
-            let result = thread.join();
-            if !std::thread::panicking() {
-                result
-                    .expect("the broker thread panicked")
-                    .expect("Server::run returned an error");
-            }
-        }
     }
 }
