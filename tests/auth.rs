@@ -11,62 +11,28 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::net::TcpStream;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod common;
 
+use common::process::{free_port, Midge};
 use common::Dir;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-/// The broker, killed if a test fails before it stops it.
-struct Midge {
-    child: Child,
+/// The broker on the config in a test's directory, and its port.
+struct Running {
+    midge: Midge,
     port: u16,
-    log: PathBuf,
 }
 
-impl Drop for Midge {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Running {
+    type Target = Midge;
+    fn deref(&self) -> &Midge {
+        &self.midge
     }
-}
-
-impl Midge {
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until the log holds `text` (`n` times).
-    fn wait_log(&self, text: &str, n: usize) {
-        let deadline = Instant::now() + DEADLINE;
-        while self.log().matches(text).count() < n {
-            assert!(
-                Instant::now() < deadline,
-                "no {text:?} in the log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs")
-            .success();
-        assert!(ok);
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("free port");
-    l.local_addr().expect("address").port()
 }
 
 fn passwd(args: &[&str]) {
@@ -79,33 +45,18 @@ fn passwd(args: &[&str]) {
 }
 
 /// A config with a password and an ACL file in `dir`, and the broker on it.
-fn start(dir: &Dir) -> Midge {
+fn start(dir: &Dir) -> Running {
     let port = free_port();
-    let conf = dir.path("midge.conf");
-    fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\n\
-             password_file {}\nacl_file {}\nlog_type all\n",
-            dir.path("passwd").display(),
-            dir.path("acl").display()
-        ),
-    )
-    .expect("config");
-    let log = dir.path("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_midge"))
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("midge starts");
-    let deadline = Instant::now() + DEADLINE;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "midge did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(20));
+    let config = format!(
+        "listener {port} 127.0.0.1\nallow_anonymous false\n\
+         password_file {}\nacl_file {}\nlog_type all\n",
+        dir.path("passwd").display(),
+        dir.path("acl").display()
+    );
+    Running {
+        midge: Midge::start(&dir.0, &config, port),
+        port,
     }
-    Midge { child, port, log }
 }
 
 fn field(b: &[u8]) -> Vec<u8> {
@@ -250,7 +201,7 @@ fn mosquitto_clients_publish_and_subscribe_through_the_rules() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("mosquitto_sub (scripts/test.sh installs mosquitto-clients)");
-    m.wait_log("subscribed to house/#", 1);
+    m.wait_log("subscribed to house/#");
     // bob may read only house/+/temperature: the light is filtered out.
     assert!(
         mosquitto_pub(m.port, "alice", "alice-secret", "house/hall/light", "on")
@@ -291,7 +242,7 @@ fn sighup_reloads_both_files_and_keeps_connections() {
     let pw = dir.path("passwd");
     passwd(&["-b", pw.to_str().expect("utf-8"), "carol", "carol-pw"]);
     m.signal("-HUP");
-    m.wait_log("reload: password files read", 1);
+    m.wait_log("reload: password files read");
     assert_eq!(
         connect(m.port, 4, "c", Some("carol"), Some("carol-pw")).1,
         0x00
@@ -299,7 +250,7 @@ fn sighup_reloads_both_files_and_keeps_connections() {
     // A broken ACL file keeps the old one in force, and says where.
     fs::write(dir.path("acl"), "user carol\ntopic sideways x\n").expect("acl");
     m.signal("-HUP");
-    m.wait_log("reload: password files read", 2);
+    m.wait_log_count("reload: password files read", 2);
     let log = m.log();
     assert!(log.contains(":2: "), "the bad line is named: {log}");
     assert!(log.contains("the ACL files in force stay"), "{log}");
@@ -357,10 +308,7 @@ fn an_empty_password_file_refuses_everyone_until_a_user_is_added() {
     fs::set_permissions(&pw, fs::Permissions::from_mode(0o640)).expect("chmod");
     fs::write(dir.path("acl"), ACL).expect("acl");
     let m = start(&dir);
-    m.wait_log(
-        "no users yet, so every client giving a user name is refused",
-        1,
-    );
+    m.wait_log("no users yet, so every client giving a user name is refused");
     assert_eq!(connect(m.port, 4, "c", Some("alice"), Some("x")).1, 0x04);
     assert_eq!(connect(m.port, 4, "c", None, None).1, 0x05);
 
@@ -368,7 +316,7 @@ fn an_empty_password_file_refuses_everyone_until_a_user_is_added() {
     let mode = fs::metadata(&pw).expect("passwd").permissions().mode();
     assert_eq!(mode & 0o777, 0o640, "midge passwd kept the mode");
     m.signal("-HUP");
-    m.wait_log("reload: password files read", 1);
+    m.wait_log("reload: password files read");
     assert_eq!(
         connect(m.port, 4, "c", Some("alice"), Some("alice-secret")).1,
         0x00

@@ -1,6 +1,7 @@
 //! Black-box test kit: an in-process midge on 127.0.0.1 (an ephemeral
 //! port, served by a background thread) and a raw MQTT client over a plain
-//! `TcpStream`.
+//! `TcpStream`; in [`process`], the real binary and Mosquitto's clients as
+//! child processes.
 //!
 //! Contract:
 //! - Every packet a test sends is built by hand here, byte by byte, from the
@@ -27,6 +28,7 @@ use midge::codec::{self, Packet, Protocol, Publish};
 use midge::config::{Config, Listener};
 use midge::server::{Server, StopHandle};
 
+pub mod process;
 pub mod v5;
 
 /// How long a read waits before the test fails.

@@ -25,11 +25,12 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
+use common::process;
+
 mod bench;
 mod clients;
 mod identity;
 mod kit;
-mod process;
 mod session;
 mod start;
 #[cfg(feature = "websockets")]

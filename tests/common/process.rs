@@ -79,15 +79,33 @@ impl Midge {
 
     /// Waits until the log contains `text`; the log.
     pub fn wait_log(&self, text: &str) -> String {
+        self.wait_log_count(text, 1)
+    }
+
+    /// Waits until the log contains `text` `n` times; the log.
+    pub fn wait_log_count(&self, text: &str, n: usize) -> String {
         let until = Instant::now() + DEADLINE;
         loop {
             let log = self.log();
-            if log.contains(text) {
+            if log.matches(text).count() >= n {
                 return log;
             }
-            assert!(Instant::now() < until, "no {text:?} in the log:\n{log}");
+            assert!(
+                Instant::now() < until,
+                "no {text:?} x{n} in the log:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends `signal` (`kill`'s form: `-HUP`, `-TERM`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill {signal} failed");
     }
 }
 
