@@ -13,14 +13,11 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 pub mod common;
 
-use common::process::{free_port, Midge};
+use common::process::{free_port, mosquitto, run_to_end, Midge, DEADLINE};
 use common::Dir;
-
-const DEADLINE: Duration = Duration::from_secs(10);
 
 /// The broker on the config in a test's directory, and its port.
 struct Running {
@@ -103,40 +100,26 @@ fn connect(
     (s, rest[1])
 }
 
-fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/test.sh installs mosquitto-clients)"));
-    let deadline = Instant::now() + DEADLINE;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{cmd:?} timed out");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
 fn mosquitto_pub(port: u16, user: &str, pw: &str, topic: &str, msg: &str) -> Output {
-    run(Command::new("mosquitto_pub").args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-u",
-        user,
-        "-P",
-        pw,
-        "-t",
-        topic,
-        "-m",
-        msg,
-        "-q",
-        "1",
-    ]))
+    mosquitto(
+        "mosquitto_pub",
+        &[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-u",
+            user,
+            "-P",
+            pw,
+            "-t",
+            topic,
+            "-m",
+            msg,
+            "-q",
+            "1",
+        ],
+    )
 }
 
 fn write_files(dir: &Dir, acl: &str) {
@@ -286,9 +269,12 @@ fn a_malformed_password_file_stops_the_start_naming_file_and_line() {
         ),
     )
     .expect("config");
-    let out = run(Command::new(env!("CARGO_BIN_EXE_midge"))
-        .arg("-c")
-        .arg(&conf));
+    let out = run_to_end(
+        Command::new(env!("CARGO_BIN_EXE_midge"))
+            .arg("-c")
+            .arg(&conf),
+        "cargo builds midge for its tests",
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     let named = format!("{}:2: ", pw.display());

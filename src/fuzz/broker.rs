@@ -2,8 +2,9 @@
 //! well-behaved watcher, with the clock moving.
 //!
 //! Input: a selector byte (queue and window limits, `$SYS` on or off;
-//! with `$SYS` on the queue always has a bound), then operations. Each operation is a byte whose low three bits are the
-//! kind and the next two bits the connection:
+//! with `$SYS` on the queue always has a bound), then operations. Each
+//! operation is a byte whose low three bits are the kind and the next two
+//! bits the connection:
 //! - 0..=3: raw bytes: a length byte (0..=63), then that many bytes;
 //! - 4: a well-formed packet built from the next two bytes ([`template`]),
 //!   so the fuzzer reaches deep states without finding every field;
